@@ -1,0 +1,537 @@
+"""The duty officer's command line: parse, call one use case of ``App``, print.
+
+Commands import what they need when they run, so ``crisisflow --help`` stays instant. Errors are
+mapped to one line on stderr and the error's exit code in one place, ``CrisisflowGroup.invoke``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from .errors import CrisisflowError, InvalidInput, PlaybookError
+from .i18n import _
+
+if TYPE_CHECKING:
+    from .app import App, Outcome
+
+F = TypeVar("F", bound=Callable[..., Any])
+INTERNAL_ERROR = 70
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class CrisisflowGroup(click.Group):
+    """A group that turns every CrisisflowError into one line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrisisflowError as exc:
+            if _debug(ctx):
+                raise
+            if isinstance(exc, PlaybookError) and len(exc.problems) > 1:
+                for problem in exc.problems:
+                    click.echo(str(problem), err=True)
+            else:
+                click.echo(_("error: {message}").format(message=exc), err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            click.echo(
+                _("internal error: {kind}: {message} (run with --debug for the traceback)").format(
+                    kind=type(exc).__name__, message=exc
+                ),
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug"))
+
+
+class Lazy:
+    """Builds the App on first use, so commands that need no workspace never look for one."""
+
+    def __init__(self, workspace: str | None) -> None:
+        self.workspace = workspace
+        self._app: App | None = None
+
+    def app(self) -> App:
+        if self._app is None:
+            from .app import App
+            from .config import find_workspace, load_settings
+
+            self._app = App(load_settings(find_workspace(self.workspace)))
+        return self._app
+
+
+def get_app(ctx: click.Context) -> App:
+    return ctx.find_object(Lazy).app()  # type: ignore[union-attr]
+
+
+# --- shared options, defined once ------------------------------------------------------------
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help=_("Print JSON for scripts."))(f)
+
+
+def as_option(f: F) -> F:
+    return click.option(
+        "--as",
+        "actor",
+        metavar="PERSON",
+        help=_("Act as this directory person (default: the actor setting)."),
+    )(f)
+
+
+def set_option(f: F) -> F:
+    return click.option(
+        "--set",
+        "assignments",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=_("Set a fact of the incident; repeatable."),
+    )(f)
+
+
+def note_option(f: F) -> F:
+    return click.option("--note", metavar="TEXT", help=_("A note for the history."))(f)
+
+
+def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("a=1", "b=x=y")`` → ``{"a": "1", "b": "x=y"}``."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(_("--set {pair!r}: write KEY=VALUE").format(pair=pair))
+        result[key.strip()] = value
+    return result
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(cls=CrisisflowGroup, context_settings=CONTEXT)
+@click.option(
+    "--workspace",
+    "-w",
+    metavar="DIR",
+    envvar="CRISISFLOW_HOME",
+    help=_(
+        "Workspace folder (default: $CRISISFLOW_HOME, or the nearest folder above "
+        "holding crisisflow.toml)."
+    ),
+)
+@click.option("--debug", is_flag=True, help=_("Show tracebacks."))
+@click.version_option(package_name="crisisflow", message="crisisflow %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None, debug: bool) -> None:
+    """crisisflow: crisis-communication playbooks, statements and legal deadlines.
+
+    \b
+    Example:
+        crisisflow init vinh-linh && cd vinh-linh
+        crisisflow open media-crisis --title "Báo phản ánh ô nhiễm tại Cửa Tùng"
+        crisisflow advance KC-2026-0001 triage
+    """
+    ctx.obj = Lazy(workspace)
+    ctx.call_on_close(lambda: ctx.obj._app.close() if ctx.obj._app else None)
+
+
+# --- workspace -------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--update",
+    is_flag=True,
+    help=_(
+        "On an existing workspace: refresh shipped files you have not edited and "
+        "upgrade the database."
+    ),
+)
+def init(directory: Path, update: bool) -> None:
+    """Create a workspace in DIRECTORY: settings, directory, playbooks, templates, database.
+
+    \b
+    Example:
+        crisisflow init vinh-linh
+        crisisflow init --update vinh-linh
+    """
+    from .workspace import init as init_workspace
+
+    report = init_workspace(directory, update=update)
+    click.echo(_("Workspace {path}").format(path=report.workspace))
+    for label, names in (
+        (_("created"), report.created),
+        (_("updated"), report.updated),
+        (_("kept (edited by you)"), report.kept),
+    ):
+        if names:
+            click.echo(f"  {label}: {len(names)} " + _("files"))
+    if report.schema_before != report.schema_after:
+        click.echo(
+            _("  database: schema {before} → {after}").format(
+                before=report.schema_before or _("new"), after=report.schema_after
+            )
+        )
+    click.echo(_("Next: cd {path} && crisisflow playbook list").format(path=report.workspace))
+
+
+@cli.group(cls=CrisisflowGroup, context_settings=CONTEXT)
+def db() -> None:
+    """The database schema.
+
+    \b
+    Example:
+        crisisflow db status
+        crisisflow db upgrade
+    """
+
+
+@db.command("upgrade", context_settings=CONTEXT)
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database schema to this version of crisisflow, keeping every row.
+
+    \b
+    Example:
+        CRISISFLOW_DATABASE_URL=postgresql+psycopg://crisisflow@db/crisisflow crisisflow db upgrade
+    """
+    url, before, after = get_app(ctx).upgrade_database()
+    click.echo(
+        _("{url}: schema {before} → {after}").format(
+            url=url, before=before or _("none"), after=after
+        )
+    )
+
+
+@db.command("status", context_settings=CONTEXT)
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Print the database URL (without password) and its schema version.
+
+    \b
+    Example:
+        crisisflow db status
+    """
+    url, revision, current = get_app(ctx).database_status()
+    state = _("current") if current else _("needs `crisisflow db upgrade`")
+    click.echo(
+        _("{url}: schema {revision} ({state})").format(
+            url=url, revision=revision or _("none"), state=state
+        )
+    )
+
+
+# --- playbooks -------------------------------------------------------------------------------
+
+
+@cli.group(cls=CrisisflowGroup, context_settings=CONTEXT)
+def playbook() -> None:
+    """List, check and show playbooks.
+
+    \b
+    Example:
+        crisisflow playbook check
+        crisisflow playbook show media-crisis --format mermaid
+    """
+
+
+@playbook.command("list", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def playbook_list(ctx: click.Context, as_json: bool) -> None:
+    """List the playbooks of the workspace (its own files win over the shipped ones).
+
+    \b
+    Example:
+        crisisflow playbook list
+    """
+    app = get_app(ctx)
+    rows: list[dict[str, Any]] = []
+    for pid in app.playbook_files():
+        pb = app.load_playbook(pid)
+        rows.append(
+            {
+                "id": pb.id,
+                "version": pb.version,
+                "title": dict(pb.title),
+                "reference_prefix": pb.reference_prefix,
+                "file": pb.filename,
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    lang = app.settings["language"]
+    for row in rows:
+        click.echo(
+            f"{row['id']:<20} v{row['version']:<3} {row['reference_prefix']:<6} "
+            f"{row['title'].get(lang) or row['title'].get('vi', '')}"
+        )
+
+
+@playbook.command("check", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def playbook_check(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Lint playbooks: YAML, schema, names, reachability, dead ends, ambiguous triggers.
+
+    Each problem prints as FILE:LINE: MESSAGE; the exit code is non-zero if there is any.
+    Without FILES, checks every playbook of the workspace.
+
+    \b
+    Example:
+        crisisflow playbook check playbooks/media-crisis.yaml
+    """
+    app = get_app(ctx)
+    problems = app.check_playbooks(list(files) if files else None)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    checked = len(files) if files else len(app.playbook_files())
+    if problems:
+        click.echo(
+            _("{n} problem(s) in {files} file(s)").format(n=len(problems), files=checked), err=True
+        )
+        ctx.exit(PlaybookError.exit_code)
+    click.echo(_("{files} playbook(s) OK").format(files=checked))
+
+
+@playbook.command("show", context_settings=CONTEXT)
+@click.argument("playbook_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "mermaid", "json"]),
+    default="text",
+    show_default=True,
+    help=_("Output format."),
+)
+@click.pass_context
+def playbook_show(ctx: click.Context, playbook_id: str, fmt: str) -> None:
+    """Print a playbook's states, owners, actions and transitions, or a Mermaid diagram.
+
+    \b
+    Example:
+        crisisflow playbook show media-crisis
+        crisisflow playbook show media-crisis --format mermaid > media-crisis.mmd
+    """
+    from . import views
+
+    app = get_app(ctx)
+    pb = app.load_playbook(playbook_id)
+    if fmt == "mermaid":
+        click.echo(views.mermaid(pb, app.settings["language"]))
+    elif fmt == "json":
+        print_json(views.playbook_data(pb))
+    else:
+        click.echo(views.playbook_text(pb, app.settings["language"]))
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+@cli.command("open", context_settings=CONTEXT)
+@click.argument("playbook_id", metavar="PLAYBOOK")
+@click.option("--title", required=True, help=_("A short title of the matter."))
+@set_option
+@click.option(
+    "--occurred-at",
+    metavar="TIME",
+    help=_("When it happened, e.g. '2026-11-26 08:30' or '26/11/2026 08:30'."),
+)
+@note_option
+@as_option
+@json_option
+@click.pass_context
+def open_(
+    ctx: click.Context,
+    playbook_id: str,
+    title: str,
+    assignments: tuple[str, ...],
+    occurred_at: str | None,
+    note: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Open an incident of PLAYBOOK; prints its reference and what can happen next.
+
+    \b
+    Example:
+        crisisflow open media-crisis --title "Mạng xã hội lan truyền tin sạt lở" \\
+            --set channel=social --set source_url=https://example.com/post/1 \\
+            --occurred-at "26/11/2026 07:45"
+    """
+    app = get_app(ctx)
+    outcome = app.open(
+        playbook_id,
+        title,
+        given=parse_assignments(assignments),
+        occurred_at=occurred_at,
+        actor=actor,
+        note=note,
+    )
+    _print_outcome(app, outcome, as_json)
+
+
+@cli.command("advance", context_settings=CONTEXT)
+@click.argument("ref")
+@click.argument("trigger")
+@note_option
+@set_option
+@as_option
+@click.option(
+    "--expect-state",
+    metavar="STATE",
+    help=_("Refuse unless the incident is still in STATE (guards against races)."),
+)
+@json_option
+@click.pass_context
+def advance(
+    ctx: click.Context,
+    ref: str,
+    trigger: str,
+    note: str | None,
+    assignments: tuple[str, ...],
+    actor: str | None,
+    expect_state: str | None,
+    as_json: bool,
+) -> None:
+    """Fire TRIGGER on incident REF: change its state, draft statements, queue e-mails.
+
+    \b
+    Example:
+        crisisflow advance KC-2026-0001 verify --set field_unit=ubnd-cua-tung
+        crisisflow advance KC-2026-0001 approve --as chu-tich
+    """
+    app = get_app(ctx)
+    outcome = app.advance(
+        ref,
+        trigger,
+        note=note,
+        given=parse_assignments(assignments),
+        actor=actor,
+        expect_state=expect_state,
+    )
+    _print_outcome(app, outcome, as_json)
+
+
+@cli.command("note", context_settings=CONTEXT)
+@click.argument("ref")
+@click.argument("text")
+@as_option
+@click.pass_context
+def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
+    """Add a note to the history of incident REF.
+
+    \b
+    Example:
+        crisisflow note KC-2026-0001 "Phóng viên báo Tuổi Trẻ gọi hỏi lúc 9 giờ"
+    """
+    app = get_app(ctx)
+    seq = app.note(ref, text, actor=actor)
+    click.echo(_("{ref}: note added as event {seq}").format(ref=ref.upper(), seq=seq))
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.option("--state", metavar="STATE", help=_("Only incidents in this state."))
+@click.option("--all", "include_closed", is_flag=True, help=_("Include incidents in final states."))
+@click.option("--limit", default=200, show_default=True, help=_("At most this many."))
+@json_option
+@click.pass_context
+def list_(
+    ctx: click.Context, state: str | None, include_closed: bool, limit: int, as_json: bool
+) -> None:
+    """List open incidents, newest first.
+
+    \b
+    Example:
+        crisisflow list
+        crisisflow list --state approval --json
+    """
+    app = get_app(ctx)
+    rows = app.list_incidents(state=state, include_closed=include_closed, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(_("No incidents."))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['ref']:<14} {row['state']:<22} {app.local(row['opened_at'])}  {row['title']}"
+        )
+
+
+@cli.command("show", context_settings=CONTEXT)
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show incident REF: state, facts, what can happen next, history, drafts, e-mails.
+
+    \b
+    Example:
+        crisisflow show KC-2026-0001
+        crisisflow show KC-2026-0001 --json | jq .allowed
+    """
+    from . import views
+
+    app = get_app(ctx)
+    data = app.show(ref)
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(views.incident_text(data, app.settings["language"], app.local))
+
+
+@cli.command("demo", context_settings=CONTEXT)
+@click.option(
+    "--keep",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=_("Keep the demo workspace in DIR instead of a temporary folder."),
+)
+def demo(keep: Path | None) -> None:
+    """Walk a realistic media-crisis incident through the whole playbook, printing each step.
+
+    \b
+    Example:
+        crisisflow demo
+        crisisflow demo --keep /tmp/demo && crisisflow -w /tmp/demo show KC-2026-0001
+    """
+    from .demo import run
+
+    run(keep, click.echo)
+
+
+def _print_outcome(app: App, outcome: Outcome, as_json: bool) -> None:
+    from . import views
+
+    if as_json:
+        print_json(views.outcome_data(outcome))
+    else:
+        click.echo(views.outcome_text(outcome, app.settings["language"]))
+
+
+def main() -> None:
+    cli(prog_name="crisisflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())  # type: ignore[func-returns-value]

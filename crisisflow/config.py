@@ -1,0 +1,176 @@
+"""Settings and workspace discovery.
+
+Settings are one typed table. Each is read from its default, then ``crisisflow.toml`` in the
+workspace, then the environment (``CRISISFLOW_<NAME>``), then command-line flags; later wins.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .i18n import _
+
+WORKSPACE_FILE = "crisisflow.toml"
+HOME_ENV = "CRISISFLOW_HOME"
+ENV_PREFIX = "CRISISFLOW_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database; empty means the SQLite file crisisflow.db in the "
+        "workspace. Example: postgresql+psycopg://user@host/crisisflow",
+    ),
+    Setting("language", "vi", "Language of drafts and e-mails: vi or en."),
+    Setting("time_zone", "Asia/Ho_Chi_Minh", "Time zone in which times are shown and read."),
+    Setting(
+        "actor",
+        "",
+        "Directory person id recorded as the actor when --as is not given; empty means the "
+        "login name (a person with no roles).",
+    ),
+    Setting(
+        "mail_from", "", "Sender address of outgoing e-mail; empty means the coordinator unit."
+    ),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    workspace: Path
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def database_url(self) -> str:
+        url: str = self.values["database_url"]
+        return url or f"sqlite:///{self.workspace / 'crisisflow.db'}"
+
+    def __repr__(self) -> str:
+        shown = {
+            k: ("***" if SETTINGS_BY_NAME[k].secret and v else v) for k, v in self.values.items()
+        }
+        return f"Settings(workspace={self.workspace!s}, values={shown!r})"
+
+
+def find_workspace(explicit: str | Path | None = None, cwd: Path | None = None) -> Path:
+    """Return the workspace folder: ``explicit``, else ``$CRISISFLOW_HOME``, else walk up."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / WORKSPACE_FILE).is_file():
+            raise ConfigError(
+                _(
+                    "{path}: not a crisisflow workspace (no {file}); run `crisisflow init {path}`"
+                ).format(path=path, file=WORKSPACE_FILE)
+            )
+        return path.resolve()
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return find_workspace(home)
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / WORKSPACE_FILE).is_file():
+            return folder
+    raise ConfigError(
+        _(
+            "no crisisflow workspace here or above {path}; run `crisisflow init DIR`, "
+            "or pass --workspace DIR / set {env}"
+        ).format(path=start, env=HOME_ENV)
+    )
+
+
+def _coerce(setting: Setting, value: Any, where: str) -> Any:
+    if setting.kind is str and isinstance(value, str):
+        return value
+    if setting.kind is int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    if setting.kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise ConfigError(
+        _("{where}: setting {name} must be {kind}, got {value!r}").format(
+            where=where, name=setting.name, kind=setting.kind.__name__, value=value
+        )
+    )
+
+
+def load_settings(workspace: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the settings table for ``workspace``; secrets only from the environment."""
+    values = {s.name: s.default for s in SETTINGS}
+    toml_path = workspace / WORKSPACE_FILE
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            _("{file}: cannot read settings: {error}").format(file=toml_path, error=exc)
+        ) from exc
+    table = data.get("crisisflow", {})
+    if not isinstance(table, dict):
+        raise ConfigError(_("{file}: [crisisflow] must be a table").format(file=toml_path))
+    for key, value in table.items():
+        setting = SETTINGS_BY_NAME.get(key)
+        if setting is None:
+            raise ConfigError(
+                _("{file}: unknown setting {key!r}; known: {known}").format(
+                    file=toml_path, key=key, known=", ".join(SETTINGS_BY_NAME)
+                )
+            )
+        if setting.secret:
+            raise ConfigError(
+                _("{file}: {key} is a secret; set it in the environment as {env}").format(
+                    file=toml_path, key=key, env=setting.env
+                )
+            )
+        values[key] = _coerce(setting, value, str(toml_path))
+    for setting in SETTINGS:
+        if setting.env in os.environ:
+            values[setting.name] = _coerce(setting, os.environ[setting.env], setting.env)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(SETTINGS_BY_NAME[key], value, "--" + key.replace("_", "-"))
+    if values["language"] not in ("vi", "en"):
+        raise ConfigError(
+            _("setting language must be vi or en, got {value!r}").format(value=values["language"])
+        )
+    return Settings(workspace=workspace, values=values)
+
+
+def shipped(name: str) -> Path:
+    """A folder of shipped defaults (``playbooks``, ``templates``): inside the installed wheel,
+    or at the top of the source tree when running from a checkout or an editable install."""
+    packaged = Path(__file__).parent / "shipped" / name
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / name
+
+
+SKELETON = Path(__file__).parent / "skeleton"

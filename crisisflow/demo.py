@@ -1,0 +1,91 @@
+"""`crisisflow demo`: a throwaway workspace and one realistic media-crisis incident walked from
+detection to the after-action review, through the same App calls the CLI makes."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .app import App, Outcome
+from .config import load_settings
+from .i18n import _
+from .views import outcome_text
+from .workspace import init
+
+# (trigger, note, facts, actor): the story of one morning in Vĩnh Linh.
+STEPS: list[tuple[str, str | None, dict[str, str], str | None]] = [
+    ("triage", "Văn phòng tiếp nhận, báo cáo Chánh Văn phòng.", {}, None),
+    ("verify", None, {"field_unit": "ubnd-cua-tung"}, None),
+    (
+        "assess",
+        None,
+        {
+            "verified_facts": "Sáng 26/11, một đoạn bờ kè dài khoảng 15 m tại khu phố An Đức 2 "
+            "bị sụt lún do mưa lớn kéo dài; không có thiệt hại về người. UBND thị trấn "
+            "Cửa Tùng đã căng dây cảnh báo và bố trí lực lượng trực.",
+            "severity": "L3",
+        },
+        None,
+    ),
+    ("assign_spokesperson", None, {"spokesperson": "chu-tich"}, None),
+    ("hold", None, {}, None),
+    ("publish_holding", "Đăng trên Cổng thông tin điện tử huyện.", {}, None),
+    ("submit", None, {}, None),
+    ("reject", "Bổ sung số hộ dân bị ảnh hưởng và biện pháp hỗ trợ.", {}, "chu-tich"),
+    ("submit", None, {}, None),
+    ("approve", None, {}, "chu-tich"),
+    ("publish", None, {"publish_channel": "press_release"}, "chu-tich"),
+    ("monitor", None, {}, None),
+    ("close", "Dư luận đã ổn định; báo chí đưa tin đúng nội dung thông cáo.", {}, None),
+    ("review", "Họp rút kinh nghiệm: thời gian xác minh 1 giờ 40 phút, đạt mục tiêu.", {}, None),
+]
+
+
+def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
+    """Run the demo; return the workspace folder (deleted afterwards unless ``keep``)."""
+    folder = keep if keep is not None else Path(tempfile.mkdtemp(prefix="crisisflow-demo-"))
+    try:
+        report = init(folder, update=keep is not None and (folder / "crisisflow.toml").exists())
+        app = App(load_settings(report.workspace))
+        echo(_("Demo workspace: {path} (SQLite)").format(path=report.workspace))
+        outcome = app.open(
+            "media-crisis",
+            "Mạng xã hội lan truyền tin sạt lở bờ kè tại thị trấn Cửa Tùng",
+            given={"channel": "social", "source_url": "https://social.example/posts/261126"},
+            note="Trung tâm VH-TT&TDTT phát hiện bài đăng lúc 07 giờ 45.",
+        )
+        _show(outcome, app, echo)
+        for trigger, note, facts, actor in STEPS:
+            echo("")
+            echo(
+                f"$ crisisflow advance {outcome.ref} {trigger}"
+                + "".join(f" --set {k}=…" for k in facts)
+                + (" --note …" if note else "")
+                + (f" --as {actor}" if actor else "")
+            )
+            _show(app.advance(outcome.ref, trigger, note=note, given=facts, actor=actor), app, echo)
+        data = app.show(outcome.ref)
+        echo("")
+        echo(
+            _(
+                "{ref} reached {state}: {events} events, {statements} statement(s), {mails} "
+                "e-mail(s) queued for delivery."
+            ).format(
+                ref=outcome.ref,
+                state=data["state"],
+                events=len(data["events"]),
+                statements=len(data["statements"]),
+                mails=len(data["messages"]),
+            )
+        )
+        app.close()
+        return folder
+    finally:
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _show(outcome: Outcome, app: App, echo: Callable[[str], None]) -> None:
+    echo(outcome_text(outcome, app.settings["language"], preview=14))

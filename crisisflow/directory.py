@@ -1,0 +1,247 @@
+"""The organisation's directory: units, people, who fills which role, the press list.
+
+Playbooks name roles; the directory says who fills them. A role is bound to unit ids and/or
+person ids; a person holds the roles listed on them, the roles bound to them and the roles bound
+to their unit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, NotFoundError
+from .i18n import _
+
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone mail can go to: a unit or a person, with a checked address."""
+
+    id: str
+    name: str
+    email: str
+    lang: str = "vi"
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    email: str
+    lang: str = "vi"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    title: str
+    email: str
+    unit: str | None
+    roles: tuple[str, ...]
+    lang: str = "vi"
+
+
+@dataclass(frozen=True)
+class Directory:
+    organisation: dict[str, str]
+    units: dict[str, Unit]
+    people: dict[str, Person]
+    roles: dict[str, tuple[str, ...]]
+    press: tuple[Recipient, ...] = field(default=())
+
+    def person(self, person_id: str) -> Person:
+        try:
+            return self.people[person_id]
+        except KeyError:
+            raise NotFoundError(
+                _("unknown person {id!r}; known: {known}").format(
+                    id=person_id, known=", ".join(sorted(self.people))
+                )
+            ) from None
+
+    def roles_of(self, person_id: str) -> frozenset[str]:
+        person = self.people.get(person_id)
+        if person is None:
+            return frozenset()
+        held = set(person.roles)
+        for role, members in self.roles.items():
+            if person_id in members or (person.unit and person.unit in members):
+                held.add(role)
+        return frozenset(held)
+
+    def recipient(self, member_id: str) -> Recipient:
+        """A unit or person id as a mail recipient."""
+        if member_id in self.units:
+            unit = self.units[member_id]
+            return Recipient(unit.id, unit.name, unit.email, unit.lang)
+        if member_id in self.people:
+            person = self.people[member_id]
+            return Recipient(person.id, person.name, person.email, person.lang)
+        raise NotFoundError(
+            _("unknown unit or person {id!r} in the directory").format(id=member_id)
+        )
+
+    def members(self, role: str) -> list[Recipient]:
+        """Everyone the directory binds to ``role``: the role's units and people, then people
+        whose own ``roles`` list it."""
+        found = [self.recipient(m) for m in self.roles.get(role, ())]
+        found += [
+            self.recipient(p.id)
+            for p in self.people.values()
+            if role in p.roles and p.id not in self.roles.get(role, ())
+        ]
+        return found
+
+
+def _fail(path: Path, node: Any, key: Any, message: str) -> ConfigError:
+    line = node.line_of(key) if hasattr(node, "line_of") else getattr(node, "line", 1)
+    return ConfigError(f"{path}:{line}: {message}")
+
+
+def _text(path: Path, node: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+    value = node.get(key, "")
+    if (required and not value) or not isinstance(value, str) or "\r" in value or "\n" in value:
+        raise _fail(
+            path,
+            node,
+            key,
+            _("{where}: {key} must be one line of text").format(where=where, key=key),
+        )
+    return value
+
+
+def _email(path: Path, node: dict[str, Any], where: str) -> str:
+    email = _text(path, node, "email", where)
+    if not EMAIL_RE.match(email):
+        raise _fail(
+            path,
+            node,
+            "email",
+            _("{where}: {email!r} is not an e-mail address").format(where=where, email=email),
+        )
+    return email
+
+
+def _lang(path: Path, node: dict[str, Any], where: str) -> str:
+    lang = node.get("lang", "vi")
+    if lang not in ("vi", "en"):
+        raise _fail(path, node, "lang", _("{where}: lang must be vi or en").format(where=where))
+    return str(lang)
+
+
+def load(path: Path) -> Directory:
+    """Read and check ``directory.yaml``; every problem is a ConfigError with file:line."""
+    from . import yamlfile
+
+    _source, data, problem = yamlfile.read(path)
+    if problem:
+        raise ConfigError(str(problem))
+    if not isinstance(data, dict):
+        raise ConfigError(_("{path}:1: the directory must be a mapping").format(path=path))
+    org = data.get("organisation") or {}
+    if not isinstance(org, dict):
+        raise _fail(path, data, "organisation", _("organisation must be a mapping"))
+    organisation = {k: str(v) for k, v in org.items()}
+
+    units: dict[str, Unit] = {}
+    for uid, spec in (data.get("units") or {}).items():
+        where = _("unit {id!r}").format(id=uid)
+        if not ID_RE.match(str(uid)) or not isinstance(spec, dict):
+            raise _fail(
+                path,
+                data["units"],
+                uid,
+                _(
+                    "{where}: needs an id of lower-case letters, digits, dashes and a mapping"
+                ).format(where=where),
+            )
+        units[uid] = Unit(
+            uid,
+            _text(path, spec, "name", where),
+            _email(path, spec, where),
+            _lang(path, spec, where),
+        )
+
+    people: dict[str, Person] = {}
+    for pid, spec in (data.get("people") or {}).items():
+        where = _("person {id!r}").format(id=pid)
+        if not ID_RE.match(str(pid)) or not isinstance(spec, dict):
+            raise _fail(
+                path,
+                data["people"],
+                pid,
+                _(
+                    "{where}: needs an id of lower-case letters, digits, dashes and a mapping"
+                ).format(where=where),
+            )
+        if pid in units:
+            raise _fail(
+                path,
+                data["people"],
+                pid,
+                _("{where}: id already used by a unit").format(where=where),
+            )
+        unit = spec.get("unit")
+        if unit is not None and unit not in units:
+            raise _fail(
+                path,
+                spec,
+                "unit",
+                _("{where}: unknown unit {unit!r}").format(where=where, unit=unit),
+            )
+        held = spec.get("roles", [])
+        if not isinstance(held, list) or not all(isinstance(r, str) for r in held):
+            raise _fail(
+                path, spec, "roles", _("{where}: roles must be a list of names").format(where=where)
+            )
+        people[pid] = Person(
+            pid,
+            _text(path, spec, "name", where),
+            _text(path, spec, "title", where, required=False),
+            _email(path, spec, where),
+            unit,
+            tuple(held),
+            _lang(path, spec, where),
+        )
+
+    roles: dict[str, tuple[str, ...]] = {}
+    raw_roles = data.get("roles") or {}
+    for role, members in raw_roles.items():
+        members = [members] if isinstance(members, str) else members
+        if not isinstance(members, list):
+            raise _fail(
+                path, raw_roles, role, _("role {role!r}: list unit or person ids").format(role=role)
+            )
+        for member in members:
+            if member not in units and member not in people:
+                raise _fail(
+                    path,
+                    raw_roles,
+                    role,
+                    _("role {role!r}: unknown unit or person {id!r}").format(role=role, id=member),
+                )
+        roles[role] = tuple(members)
+
+    press = []
+    for index, spec in enumerate(data.get("press") or []):
+        where = _("press entry {n}").format(n=index + 1)
+        if not isinstance(spec, dict):
+            raise _fail(
+                path, data["press"], index, _("{where}: must be a mapping").format(where=where)
+            )
+        press.append(
+            Recipient(
+                f"press-{index + 1}",
+                _text(path, spec, "name", where),
+                _email(path, spec, where),
+                _lang(path, spec, where),
+            )
+        )
+    return Directory(organisation, units, people, roles, tuple(press))

@@ -1,0 +1,76 @@
+"""Every error a user can cause, each with its own exit code.
+
+::
+
+    CrisisflowError                 1   anything the user can fix; one line, no traceback
+    ├── ConfigError                 3   settings, workspace discovery, directory.yaml
+    ├── PlaybookError               4   a playbook that does not load or lint (file:line problems)
+    ├── NotFoundError               5   unknown incident, playbook, person, unit
+    ├── TransitionRefused           6   trigger not allowed now, guard refused, input missing
+    ├── ConflictError               7   someone else changed the incident first
+    ├── InvalidInput                8   a fact value, a time, a key=value pair that does not parse
+    ├── TemplateError               9   a template that does not render (sandbox, missing variable)
+    └── StorageError               10   database unreachable or its schema out of date
+
+Foreign exceptions are wrapped once, where the library is called, with ``raise X(...) from exc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CrisisflowError(Exception):
+    """Base of all user-facing errors; ``str(err)`` is the one-line message."""
+
+    exit_code = 1
+
+
+class ConfigError(CrisisflowError):
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of the playbook loader or linter, printed as ``file:line: message``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class PlaybookError(CrisisflowError):
+    exit_code = 4
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = str(problems[0]) if problems else "invalid playbook"
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class NotFoundError(CrisisflowError):
+    exit_code = 5
+
+
+class TransitionRefused(CrisisflowError):
+    exit_code = 6
+
+
+class ConflictError(CrisisflowError):
+    exit_code = 7
+
+
+class InvalidInput(CrisisflowError):
+    exit_code = 8
+
+
+class TemplateError(CrisisflowError):
+    exit_code = 9
+
+
+class StorageError(CrisisflowError):
+    exit_code = 10

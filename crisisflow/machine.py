@@ -1,0 +1,226 @@
+"""A playbook compiled into a ``transitions`` machine, driving a plain model object.
+
+The machine never sees the database, a template or the network. Guards read the model; actions
+only record *effects* (a stamp, an e-mail to queue, a statement to draft) that the app carries out
+in the same transaction as the state change. Every callback handed to ``transitions`` is a Python
+closure built here from an allow-listed name, never a string, so no YAML text can name code.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from transitions import EventData, Machine
+
+from .errors import TransitionRefused
+from .i18n import _
+from .playbook import Playbook, Step, Transition
+
+
+@dataclass(frozen=True)
+class Notify:
+    roles: tuple[str, ...]
+    template: str
+    cause: str  # the state entered or the trigger fired, for the dedupe key
+
+
+@dataclass(frozen=True)
+class Draft:
+    kind: str
+    template: str
+
+
+@dataclass
+class IncidentModel:
+    """What the machine may see of an incident, plus what this command brings."""
+
+    ref: str
+    state: str
+    facts: dict[str, Any]
+    stamps: dict[str, datetime]
+    now: datetime
+    actor: str | None = None
+    actor_roles: frozenset[str] = frozenset()
+    note: str | None = None
+    statements: frozenset[str] = frozenset()
+    effects: list[Notify | Draft] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+Callback = Callable[[EventData], Any]
+Predicate = Callable[[IncidentModel], "str | None"]  # None passes; a text is the refusal
+
+
+def _guard(step: Step) -> Predicate:
+    """An allow-listed guard as a predicate that explains itself when it refuses."""
+    kind, arg = step.kind, step.arg
+
+    def actor_is(m: IncidentModel) -> str | None:
+        if m.actor_roles & set(arg):
+            return None
+        return _("only {roles} may do this, and {actor} holds none of these roles").format(
+            roles=" / ".join(arg), actor=m.actor or _("nobody")
+        )
+
+    def fact_in(m: IncidentModel) -> str | None:
+        fact, values = arg["fact"], arg["values"]
+        if m.facts.get(fact) in values:
+            return None
+        return _("{fact} must be one of {values}, it is {value!r}").format(
+            fact=fact, values=", ".join(map(str, values)), value=m.facts.get(fact)
+        )
+
+    def fact_set(m: IncidentModel) -> str | None:
+        if m.facts.get(arg) not in (None, ""):
+            return None
+        return _("{fact} must be set first (--set {fact}=...)").format(fact=arg)
+
+    def stamped(m: IncidentModel) -> str | None:
+        return None if arg in m.stamps else _("{stamp} has not been recorded yet").format(stamp=arg)
+
+    def has_statement(m: IncidentModel) -> str | None:
+        if arg in m.statements:
+            return None
+        return _("no {kind} statement has been drafted yet").format(kind=arg)
+
+    guards: dict[str, Predicate] = {
+        "actor_is": actor_is,
+        "fact_in": fact_in,
+        "fact_set": fact_set,
+        "stamped": stamped,
+        "has_statement": has_statement,
+    }
+    return guards[kind]  # playbook.GUARDS and this table agree
+
+
+def _requires(names: tuple[str, ...]) -> Predicate:
+    def check(m: IncidentModel) -> str | None:
+        missing = [
+            n for n in names if not (m.note if n == "note" else m.facts.get(n) not in (None, ""))
+        ]
+        reasons = [
+            _("needs --note TEXT") if n == "note" else _("needs --set {fact}=VALUE").format(fact=n)
+            for n in missing
+        ]
+        return "; ".join(reasons) or None
+
+    return check
+
+
+def _condition(predicate: Predicate) -> Callback:
+    def check(event: EventData) -> bool:
+        model = cast(IncidentModel, event.model)
+        reason = predicate(model)
+        if reason is not None:
+            model.refusals.append(reason)
+        return reason is None
+
+    return check
+
+
+def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
+    kind, arg = step.kind, step.arg
+    if kind == "stamp":
+        return lambda model: model.stamps.setdefault(arg, model.now)
+    if kind == "notify":
+        return lambda model: model.effects.append(Notify(arg["to"], arg["template"], cause))
+    if kind == "draft":
+        return lambda model: model.effects.append(Draft(arg["kind"], arg["template"]))
+    raise AssertionError(kind)  # pragma: no cover - playbook.ACTIONS and this agree
+
+
+def _action(step: Step, cause: str) -> Callback:
+    effect = _effect(step, cause)
+    return lambda event: effect(cast(IncidentModel, event.model))
+
+
+def _transition_spec(t: Transition) -> dict[str, Any]:
+    predicates = ([_requires(t.requires)] if t.requires else []) + [_guard(g) for g in t.guards]
+    conditions = [_condition(p) for p in predicates]
+    return {
+        "trigger": t.trigger,
+        "source": list(t.sources),
+        "dest": t.dest,
+        "conditions": conditions,
+        # `before` runs once the guards pass and before the destination's on_enter, so a
+        # stamp made by the transition is visible to the e-mails the new state sends.
+        "before": [_action(a, t.trigger) for a in t.actions],
+    }
+
+
+def compile_machine(playbook: Playbook) -> Machine:
+    states = [
+        {"name": s.name, "on_enter": [_action(a, s.name) for a in s.on_enter], "final": s.final}
+        for s in playbook.states.values()
+    ]
+    return Machine(
+        model=None,
+        states=states,
+        transitions=[_transition_spec(t) for t in playbook.transitions],
+        initial=playbook.initial,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+        queued=False,
+    )
+
+
+_compiled: dict[str, Machine] = {}
+_lock = threading.Lock()
+
+
+def _machine_for(playbook: Playbook) -> Machine:
+    machine = _compiled.get(playbook.source_hash)
+    if machine is None:
+        machine = _compiled[playbook.source_hash] = compile_machine(playbook)
+    return machine
+
+
+def allowed(playbook: Playbook, state: str) -> list[Transition]:
+    """The transitions whose source is ``state``; guards are checked when one is fired."""
+    return playbook.transitions_from(state)
+
+
+def fire(playbook: Playbook, model: IncidentModel, trigger: str) -> Transition:
+    """Fire ``trigger`` on ``model``; raise TransitionRefused (model unchanged) if it may not."""
+    transition = playbook.transition(model.state, trigger)
+    if transition is None:
+        names = [t.trigger for t in allowed(playbook, model.state)]
+        raise TransitionRefused(
+            _(
+                "{ref}: {trigger!r} is not allowed in state {state!r}; allowed now: {allowed}"
+            ).format(
+                ref=model.ref,
+                trigger=trigger,
+                state=model.state,
+                allowed=", ".join(names) or _("nothing (final state)"),
+            )
+        )
+    before = (model.state, dict(model.stamps))
+    with _lock:
+        machine = _machine_for(playbook)
+        machine.add_model(model, initial=model.state)
+        try:
+            fired = model.trigger(trigger)  # type: ignore[attr-defined]
+        finally:
+            machine.remove_model(model)
+    if not fired or model.refusals:
+        model.state, model.stamps = before[0], before[1]
+        model.effects.clear()
+        reasons = "; ".join(dict.fromkeys(model.refusals)) or _("a guard refused")
+        raise TransitionRefused(
+            _("{ref}: {trigger!r} refused: {reasons}").format(
+                ref=model.ref, trigger=trigger, reasons=reasons
+            )
+        )
+    return transition
+
+
+def enter_initial(playbook: Playbook, model: IncidentModel) -> None:
+    """Run the initial state's on_enter actions for a newly opened incident."""
+    for step in playbook.states[playbook.initial].on_enter:
+        _effect(step, playbook.initial)(model)

@@ -1,0 +1,164 @@
+"""The tables (SQLAlchemy Core). Times are stored in UTC; migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC in the column on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+playbook_versions = Table(
+    "playbook_versions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("playbook_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("compiled", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+reference_counters = Table(
+    "reference_counters",
+    metadata,
+    Column("prefix", String(16), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(32), nullable=False, unique=True),
+    Column("playbook_id", String(64), nullable=False),
+    Column("playbook_hash", String(64), ForeignKey("playbook_versions.hash"), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("facts", JSON, nullable=False),
+    Column("stamps", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Index("ix_incidents_closed_at_opened_at", "closed_at", "opened_at"),
+    Index("ix_incidents_state", "state"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("trigger", String(64), nullable=True),
+    Column("from_state", String(64), nullable=True),
+    Column("to_state", String(64), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("incident_id", "seq"),
+)
+
+statements = Table(
+    "statements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("incident_id", "kind"),
+)
+
+statement_versions = Table(
+    "statement_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("statement_id", Integer, ForeignKey("statements.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("template", String(128), nullable=True),
+    Column("lang", String(8), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("statement_id", "number"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=True),
+    Column("dedupe_key", String(255), nullable=False, unique=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("recipient", String(320), nullable=False),
+    Column("recipient_name", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("template", String(128), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_outbox_incident_id", "incident_id"),
+)
+
+# Statuses an outbox row moves through.
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"

@@ -1,0 +1,360 @@
+"""The database: engine set-up, transactions, schema version, and the queries the app needs.
+
+SQLite is the embedded default (WAL, foreign keys, busy timeout, durable commits, writers take the
+lock up front with BEGIN IMMEDIATE); PostgreSQL is the scale path. Foreign database errors are
+wrapped here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from . import models as m
+from .errors import ConflictError, StorageError
+from .i18n import _
+
+SCHEMA_HEAD = "0001"  # the newest migration; a test keeps it equal to Alembic's head
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed state change survives power loss
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        # Writers lock up front: a deferred transaction that reads, then writes, fails with
+        # SQLITE_BUSY when another writer committed in between, whatever the busy timeout.
+        immediate = conn.get_execution_options().get("crisisflow_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<invalid database URL>"
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        engine = sa.create_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StorageError(
+            _("cannot use database URL {url}: {error}; check database_url").format(
+                url=safe_url(url), error=exc
+            )
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    return engine
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Store:
+    """An engine plus the two kinds of transaction the app uses."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise StorageError(
+                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
+            ) from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        try:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(crisisflow_write=True)
+                with conn.begin():
+                    yield conn
+        except IntegrityError as exc:
+            raise ConflictError(
+                _(
+                    "the database refused a duplicate ({error}); someone else made "
+                    "the same change first, try again"
+                ).format(error=_describe(exc))
+            ) from exc
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise ConflictError(
+                    _("the database is busy with another change; try again")
+                ) from exc
+            raise StorageError(
+                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
+            ) from exc
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):  # serialization, deadlock
+                raise ConflictError(
+                    _("another change to the same incident won; try again")
+                ) from exc
+            raise StorageError(
+                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
+            ) from exc
+
+    def schema_revision(self) -> str | None:
+        with self.reading() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def check_schema(self) -> None:
+        """Refuse to work on a database whose schema is not the one this code expects."""
+        try:
+            with self.reading() as conn:
+                revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except StorageError:
+            revision = None
+        if revision != SCHEMA_HEAD:
+            raise StorageError(
+                _(
+                    "database {url} has schema {have}, this crisisflow needs {want}; "
+                    "run `crisisflow db upgrade`"
+                ).format(url=safe_url(self.url), have=revision or _("none"), want=SCHEMA_HEAD)
+            )
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Run the shipped Alembic migrations up to head; return (before, after)."""
+        from alembic import command
+        from alembic.config import Config
+
+        before = self.schema_revision()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                _("database {url}: migration failed: {error}").format(
+                    url=safe_url(self.url), error=_describe(exc)
+                )
+            ) from exc
+        return before, SCHEMA_HEAD
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def pin_playbook(
+    conn: Connection,
+    *,
+    hash: str,
+    playbook_id: str,
+    version: int,
+    filename: str,
+    source: str,
+    compiled: str,
+    now: datetime,
+) -> None:
+    exists = conn.execute(
+        sa.select(m.playbook_versions.c.hash).where(m.playbook_versions.c.hash == hash)
+    ).first()
+    if exists is None:
+        conn.execute(
+            m.playbook_versions.insert().values(
+                hash=hash,
+                playbook_id=playbook_id,
+                version=version,
+                filename=filename,
+                source=source,
+                compiled=compiled,
+                created_at=now,
+            )
+        )
+
+
+def pinned_playbook(conn: Connection, hash: str) -> Row[Any] | None:
+    return conn.execute(
+        sa.select(m.playbook_versions).where(m.playbook_versions.c.hash == hash)
+    ).first()
+
+
+def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
+    counters = m.reference_counters
+    bumped = conn.execute(
+        counters.update()
+        .where(counters.c.prefix == prefix, counters.c.year == year)
+        .values(last=counters.c.last + 1)
+        .returning(counters.c.last)
+    ).scalar()
+    if bumped is not None:
+        return int(bumped)
+    conn.execute(counters.insert().values(prefix=prefix, year=year, last=1))
+    return 1
+
+
+def incident_by_ref(conn: Connection, ref: str) -> Row[Any] | None:
+    return conn.execute(sa.select(m.incidents).where(m.incidents.c.ref == ref)).first()
+
+
+def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(m.incidents.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_incident(
+    conn: Connection, incident_id: int, expected_version: int, values: dict[str, Any]
+) -> bool:
+    """Optimistic lock: write only if nobody changed the incident since it was read."""
+    result = conn.execute(
+        m.incidents.update()
+        .where(m.incidents.c.id == incident_id, m.incidents.c.version == expected_version)
+        .values(version=expected_version + 1, **values)
+    )
+    return result.rowcount == 1
+
+
+def last_event(conn: Connection, incident_id: int) -> tuple[int, str] | None:
+    row = conn.execute(
+        sa.select(m.events.c.seq, m.events.c.hash)
+        .where(m.events.c.incident_id == incident_id)
+        .order_by(m.events.c.seq.desc())
+        .limit(1)
+    ).first()
+    return (int(row.seq), str(row.hash)) if row else None
+
+
+def insert_event(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(m.events.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def events_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    return conn.execute(
+        sa.select(m.events).where(m.events.c.incident_id == incident_id).order_by(m.events.c.seq)
+    ).all()
+
+
+def statement_id(conn: Connection, incident_id: int, kind: str, now: datetime) -> tuple[int, int]:
+    """The statement of ``kind`` (created if new) and the number its next version takes."""
+    st = m.statements
+    row = conn.execute(
+        sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
+    ).first()
+    if row is None:
+        sid = int(
+            conn.execute(
+                st.insert().values(incident_id=incident_id, kind=kind, created_at=now)
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+        return sid, 1
+    sv = m.statement_versions
+    last = conn.execute(
+        sa.select(sa.func.max(sv.c.number)).where(sv.c.statement_id == row.id)
+    ).scalar()
+    return int(row.id), int(last or 0) + 1
+
+
+def insert_statement_version(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(m.statement_versions.insert().values(**values))
+
+
+def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    st, sv = m.statements, m.statement_versions
+    return conn.execute(
+        sa.select(
+            st.c.kind,
+            sv.c.number,
+            sv.c.title,
+            sv.c.text,
+            sv.c.text_hash,
+            sv.c.template,
+            sv.c.lang,
+            sv.c.author,
+            sv.c.created_at,
+        )
+        .join(sv, sv.c.statement_id == st.c.id)
+        .where(st.c.incident_id == incident_id)
+        .order_by(st.c.id, sv.c.number)
+    ).all()
+
+
+def statement_kinds(conn: Connection, incident_id: int) -> frozenset[str]:
+    st = m.statements
+    return frozenset(
+        conn.execute(sa.select(st.c.kind).where(st.c.incident_id == incident_id)).scalars()
+    )
+
+
+def insert_outbox(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(m.outbox.insert(), rows)
+
+
+def messages_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    ob = m.outbox
+    return conn.execute(
+        sa.select(
+            ob.c.id,
+            ob.c.message_id,
+            ob.c.recipient,
+            ob.c.recipient_name,
+            ob.c.subject,
+            ob.c.template,
+            ob.c.status,
+            ob.c.attempts,
+            ob.c.next_attempt_at,
+            ob.c.last_error,
+            ob.c.created_at,
+            ob.c.sent_at,
+        )
+        .where(ob.c.incident_id == incident_id)
+        .order_by(ob.c.id)
+    ).all()
+
+
+def list_incidents(
+    conn: Connection, *, state: str | None, include_closed: bool, limit: int
+) -> Sequence[Any]:
+    inc = m.incidents
+    query = sa.select(
+        inc.c.ref,
+        inc.c.playbook_id,
+        inc.c.state,
+        inc.c.title,
+        inc.c.opened_at,
+        inc.c.updated_at,
+        inc.c.closed_at,
+    )
+    if state:
+        query = query.where(inc.c.state == state)
+    if not include_closed:
+        query = query.where(inc.c.closed_at.is_(None))
+    return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()

@@ -1,0 +1,206 @@
+"""How things read on a terminal: plain functions from data to text, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from .i18n import _
+from .playbook import Playbook, Step
+
+if TYPE_CHECKING:
+    from .app import Outcome
+
+
+def _step(step: Step) -> str:
+    arg = step.arg
+    if step.kind == "notify":
+        return _("e-mail {roles} ({template})").format(
+            roles=", ".join(arg["to"]), template=arg["template"]
+        )
+    if step.kind == "draft":
+        return _("draft {kind} ({template})").format(kind=arg["kind"], template=arg["template"])
+    if isinstance(arg, tuple | list):
+        arg = ", ".join(map(str, arg))
+    elif isinstance(arg, dict):
+        arg = ", ".join(f"{k}={v}" for k, v in arg.items())
+    return f"{step.kind} {arg}"
+
+
+def _requires(requires: list[str] | tuple[str, ...]) -> str:
+    return " ".join("--note TEXT" if r == "note" else f"--set {r}=…" for r in requires)
+
+
+def playbook_text(pb: Playbook, lang: str) -> str:
+    lines = [
+        f"{pb.id} v{pb.version} — {pb.title.get_lang(lang)}",
+        _("reference: {prefix}-YYYY-NNNN   initial state: {initial}").format(
+            prefix=pb.reference_prefix, initial=pb.initial
+        ),
+        "",
+        _("States:"),
+    ]
+    for state in pb.states.values():
+        owner = _("owner {role}").format(role=state.owner) if state.owner else ""
+        final = _("final") if state.final else ""
+        lines.append(
+            f"  {state.name:<24} {state.title.get_lang(lang)}  "
+            + "  ".join(filter(None, [owner, final]))
+        )
+        lines += [f"      ↳ {_step(step)}" for step in state.on_enter]
+    lines += ["", _("Transitions:")]
+    for t in pb.transitions:
+        lines.append(
+            f"  {t.trigger:<20} {', '.join(t.sources)} → {t.dest}   {t.title.get_lang(lang)}"
+        )
+        if t.requires:
+            lines.append("      " + _("needs: {inputs}").format(inputs=_requires(t.requires)))
+        lines += ["      " + _("guard: {guard}").format(guard=_step(g)) for g in t.guards]
+        lines += [f"      ↳ {_step(a)}" for a in t.actions]
+    return "\n".join(lines)
+
+
+def mermaid(pb: Playbook, lang: str) -> str:
+    """A Mermaid state diagram (paste into any Markdown renderer that knows Mermaid)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {pb.initial}"]
+    for state in pb.states.values():
+        title = state.title.get_lang(lang).replace(":", " ").replace('"', "'")
+        lines.append(f"    {state.name} : {title}")
+    for t in pb.transitions:
+        for source in t.sources:
+            lines.append(f"    {source} --> {t.dest} : {t.trigger}")
+    lines += [f"    {s.name} --> [*]" for s in pb.states.values() if s.final]
+    return "\n".join(lines)
+
+
+def playbook_data(pb: Playbook) -> dict[str, Any]:
+    def step(s: Step) -> dict[str, Any]:
+        arg = list(s.arg) if isinstance(s.arg, tuple) else s.arg
+        if isinstance(arg, dict):
+            arg = {k: list(v) if isinstance(v, tuple) else v for k, v in arg.items()}
+        return {s.kind: arg}
+
+    return {
+        "id": pb.id,
+        "version": pb.version,
+        "hash": pb.source_hash,
+        "title": dict(pb.title),
+        "reference_prefix": pb.reference_prefix,
+        "initial": pb.initial,
+        "roles": {k: dict(v) for k, v in pb.roles.items()},
+        "facts": {
+            k: {
+                "type": f.type,
+                "required": f.required,
+                "default": f.default,
+                "choices": list(f.choices),
+                "label": dict(f.label),
+            }
+            for k, f in pb.facts.items()
+        },
+        "states": {
+            s.name: {
+                "title": dict(s.title),
+                "owner": s.owner,
+                "final": s.final,
+                "on_enter": [step(a) for a in s.on_enter],
+            }
+            for s in pb.states.values()
+        },
+        "transitions": [
+            {
+                "trigger": t.trigger,
+                "source": list(t.sources),
+                "dest": t.dest,
+                "title": dict(t.title),
+                "requires": list(t.requires),
+                "guards": [step(g) for g in t.guards],
+                "actions": [step(a) for a in t.actions],
+            }
+            for t in pb.transitions
+        ],
+    }
+
+
+def outcome_data(outcome: Outcome) -> dict[str, Any]:
+    data = asdict(outcome)
+    data["from"] = data.pop("from_state")
+    data["to"] = data.pop("to_state")
+    return data
+
+
+def outcome_text(outcome: Outcome, lang: str, preview: int = 0) -> str:
+    """What a command did; ``preview`` lines of each new draft are shown under it."""
+    if outcome.from_state is None:
+        lines = [_("{ref} opened in state {state}").format(ref=outcome.ref, state=outcome.to_state)]
+    else:
+        lines = [f"{outcome.ref}: {outcome.from_state} → {outcome.to_state}"]
+    for d in outcome.drafted:
+        lines.append("  " + _("drafted {kind} v{number}: {title}").format(**d))
+        if preview:
+            lines += ["    │ " + line for line in d["text"].splitlines()[:preview]] + ["    │ …"]
+    for q in outcome.queued:
+        lines.append("  " + _("queued e-mail to {name} <{to}>: {subject}").format(**q))
+    lines.append(_next_text(outcome.next, lang))
+    return "\n".join(lines)
+
+
+def _next_text(allowed: list[dict[str, Any]], lang: str) -> str:
+    if not allowed:
+        return _("Next: nothing, the incident is in a final state.")
+    lines = [_("Next:")]
+    for t in allowed:
+        title = t["title"].get(lang) or t["title"].get("vi", "")
+        needs = _requires(t["requires"])
+        lines.append(
+            f"  {t['trigger']:<20} → {t['dest']:<22} {title}" + (f"  [{needs}]" if needs else "")
+        )
+    return "\n".join(lines)
+
+
+def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) -> str:
+    title = data["state_title"].get(lang) or data["state_title"].get("vi", "")
+    owner = data["owner"] or "-"
+    lines = [
+        f"{data['ref']}  {data['title']}",
+        _("Playbook: {title} ({id} v{version})").format(
+            title=data["playbook"]["title"].get(lang) or data["playbook"]["title"].get("vi"),
+            id=data["playbook"]["id"],
+            version=data["playbook"]["version"],
+        ),
+        _("State:    {state} — {title} (owner: {owner})").format(
+            state=data["state"], title=title, owner=owner
+        ),
+        _("Opened:   {opened}   updated: {updated}").format(
+            opened=local(data["opened_at"]), updated=local(data["updated_at"])
+        ),
+    ]
+    if data["facts"]:
+        lines.append(_("Facts:"))
+        lines += [f"  {k}: {v}" for k, v in data["facts"].items()]
+    if data["timestamps"]:
+        lines.append(_("Times:"))
+        lines += [f"  {k}: {local(v)}" for k, v in data["timestamps"].items()]
+    lines.append(_next_text(data["allowed"], lang))
+    lines.append(_("History:"))
+    for e in data["events"]:
+        what = e["kind"]
+        if e["trigger"]:
+            what = f"{e['trigger']}: {e['from']} → {e['to']}"
+        elif e["kind"] == "opened":
+            what = _("opened → {state}").format(state=e["to"])
+        note = f"  «{e['note']}»" if e["note"] else ""
+        lines.append(f"  {e['seq']:>3}  {local(e['at'])}  {e['actor']:<16} {what}{note}")
+    if data["statements"]:
+        lines.append(_("Statements:"))
+        for s in data["statements"]:
+            last = s["versions"][-1]
+            lines.append(
+                f"  {s['kind']:<20} v{last['number']}  {local(last['created_at'])}  {last['title']}"
+            )
+    if data["messages"]:
+        lines.append(_("E-mails:"))
+        for msg in data["messages"]:
+            lines.append(f"  #{msg['id']:<5} {msg['status']:<8} {msg['to']:<34} {msg['subject']}")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""Shared fixtures: every database test runs on a real SQLite file and on the real PostgreSQL
+named by CRISISFLOW_TEST_POSTGRES_URL (skipped, with a message, when it is not set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crisisflow.app import App
+from crisisflow.config import load_settings
+from crisisflow.workspace import init
+
+PG_ENV = "CRISISFLOW_TEST_POSTGRES_URL"
+START = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 08:00 in Vĩnh Linh
+
+
+class FakeClock:
+    """Time for the engine under test: it moves only when a test says so."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV}, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def workspace(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace made by `crisisflow init`, its database at ``db_url``."""
+    monkeypatch.setenv("CRISISFLOW_DATABASE_URL", db_url)
+    monkeypatch.delenv("CRISISFLOW_HOME", raising=False)
+    report = init(tmp_path / "ws")
+    return report.workspace
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(workspace: Path, clock: FakeClock) -> Iterator[App]:
+    application = App(load_settings(workspace), clock=clock)
+    yield application
+    application.close()
+
+
+def walk(app: App, ref: str, steps: list[tuple[str, dict[str, object]]]) -> None:
+    """Advance ``ref`` through ``(trigger, kwargs)`` steps."""
+    for trigger, kwargs in steps:
+        app.advance(ref, trigger, **kwargs)  # type: ignore[arg-type]
+
+
+# The media-crisis playbook from detection to review, as the duty officer would run it.
+MEDIA_CRISIS_PATH: list[tuple[str, dict[str, object]]] = [
+    ("triage", {}),
+    ("verify", {"given": {"field_unit": "ubnd-cua-tung"}}),
+    (
+        "assess",
+        {
+            "given": {
+                "verified_facts": "Bờ kè sụt lún 15 m, không thiệt hại về người.",
+                "severity": "L3",
+            }
+        },
+    ),
+    ("assign_spokesperson", {"given": {"spokesperson": "chu-tich"}}),
+    ("hold", {}),
+    ("publish_holding", {}),
+    ("submit", {}),
+    ("reject", {"note": "Bổ sung số hộ bị ảnh hưởng.", "actor": "chu-tich"}),
+    ("submit", {}),
+    ("approve", {"actor": "chu-tich"}),
+    ("publish", {"given": {"publish_channel": "press_release"}, "actor": "chu-tich"}),
+    ("monitor", {}),
+    ("close", {}),
+    ("review", {"note": "Đạt mục tiêu thời gian."}),
+]

@@ -1,0 +1,137 @@
+"""Loading and linting playbooks: the shipped ones pass, each broken one fails as it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crisisflow import playbook as pb
+from crisisflow.config import shipped
+from crisisflow.errors import PlaybookError
+from crisisflow.render import Renderer
+
+BROKEN = sorted((Path(__file__).parent / "broken_playbooks").glob("*.yaml"))
+SHIPPED = sorted(shipped("playbooks").glob("*.yaml"))
+RENDERER = Renderer([shipped("templates")])
+
+
+def expectation(path: Path) -> tuple[int, str]:
+    """The `# expect: MESSAGE` header, and the line marked `# <-` (else 1)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    message = lines[0].removeprefix("# expect: ").strip()
+    marked = [n for n, line in enumerate(lines, 1) if line.rstrip().endswith("# <-")]
+    return (marked[0] if marked else 1), message
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(BROKEN) >= 20
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
+def test_broken_playbook_gives_its_error_at_its_line(path: Path) -> None:
+    line, message = expectation(path)
+    with pytest.raises(PlaybookError) as caught:
+        pb.load_file(path, RENDERER.exists)
+    found = [(p.line, p.message) for p in caught.value.problems]
+    assert any(message in text for _line, text in found), found
+    assert any(message in text and at == line for at, text in found), found
+    assert all(str(p).startswith(f"{path}:") for p in caught.value.problems)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_playbook_passes_lint(path: Path) -> None:
+    loaded = pb.load_file(path, RENDERER.exists)
+    assert loaded.id == path.stem
+    assert all(s.title.get("vi") and s.title.get("en") for s in loaded.states.values())
+    assert all(t.title.get("vi") and t.title.get("en") for t in loaded.transitions)
+
+
+def test_pinned_form_rebuilds_the_same_playbook() -> None:
+    loaded = pb.load_file(shipped("playbooks") / "media-crisis.yaml")
+    again = pb.from_pinned(pb.to_json(loaded), loaded.source, loaded.filename)
+    assert again.states.keys() == loaded.states.keys()
+    assert [t.trigger for t in again.transitions] == [t.trigger for t in loaded.transitions]
+    assert again.source_hash == loaded.source_hash
+
+
+def test_content_hash_changes_with_any_edit() -> None:
+    source = (shipped("playbooks") / "media-crisis.yaml").read_text(encoding="utf-8")
+    assert pb.content_hash(source) != pb.content_hash(source.replace("version: 1", "version: 2"))
+
+
+def test_problems_are_all_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        BROKEN[0]
+        .with_name("09-unknown-dest.yaml")
+        .read_text(encoding="utf-8")
+        .replace("initial: open", "initial: start"),
+        encoding="utf-8",
+    )
+    with pytest.raises(PlaybookError) as caught:
+        pb.load_file(path)
+    messages = " | ".join(p.message for p in caught.value.problems)
+    assert "unknown dest state" in messages and "initial state 'start'" in messages
+
+
+@given(st.text(max_size=200))
+def test_any_text_loads_or_fails_cleanly(text: str) -> None:
+    try:
+        pb.parse_text(text, "fuzz.yaml")
+    except PlaybookError as exc:
+        assert exc.problems and all(p.file == "fuzz.yaml" and p.line >= 1 for p in exc.problems)
+
+
+YAML_ATOMS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "states",
+                    "source",
+                    "dest",
+                    "trigger",
+                    "to",
+                    "template",
+                    "notify",
+                    "guards",
+                    "final",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "id",
+                "version",
+                "title",
+                "reference_prefix",
+                "roles",
+                "facts",
+                "initial",
+                "states",
+                "transitions",
+            ]
+        ),
+        YAML_ATOMS,
+        max_size=9,
+    )
+)
+def test_any_structure_builds_or_reports_problems(data: dict[str, object]) -> None:
+    playbook, problems = pb.build(data, "", "fuzz.yaml")
+    assert (playbook is None) == bool(problems)
