@@ -6,21 +6,19 @@ at all. This is the only module that combines the others; the CLI only calls it 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from . import audit, store
 from . import facts as factlib
 from .config import Settings, shipped
 from .errors import (
-    ConfigError,
     ConflictError,
     InvalidInput,
     NotFoundError,
@@ -31,10 +29,17 @@ from .i18n import _
 from .playbook import Playbook
 from .store import Store
 
+if TYPE_CHECKING:
+    from .drafting import Drafter, IncidentView, Rendered
+    from .machine import IncidentModel
+
 Clock = Callable[[], datetime]
 
 # Pinned playbooks by content hash: immutable, so one process may share them freely.
 _PINNED: dict[str, Playbook] = {}
+# Linted playbook files by (path, mtime, size).
+_LOADED: dict[tuple[str, int, int], Playbook] = {}
+_COMPILED: dict[str, str] = {}  # pinned JSON form by content hash
 
 
 def utcnow() -> datetime:
@@ -65,10 +70,6 @@ def _stamps_to_json(stamps: dict[str, datetime]) -> dict[str, str]:
     return {k: v.astimezone(UTC).isoformat() for k, v in stamps.items()}
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 class App:
     """Everything a duty officer can do, on one workspace."""
 
@@ -91,6 +92,18 @@ class App:
         from . import directory
 
         return directory.load(self.workspace / "directory.yaml")
+
+    @cached_property
+    def drafter(self) -> Drafter:
+        from .drafting import Drafter
+
+        return Drafter(
+            self.directory,
+            self.renderer,
+            language=self.settings["language"],
+            mail_from=self.settings["mail_from"],
+            directory_file=self.workspace / "directory.yaml",
+        )
 
     @cached_property
     def renderer(self) -> Any:
@@ -133,8 +146,7 @@ class App:
         return found
 
     def load_playbook(self, playbook_id: str) -> Playbook:
-        from . import playbook as pb
-
+        """The workspace's current version of a playbook, linted."""
         files = self.playbook_files()
         path = files.get(playbook_id)
         if path is None:
@@ -143,39 +155,27 @@ class App:
                     id=playbook_id, known=", ".join(files) or _("none")
                 )
             )
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in _LOADED:  # opening many incidents should not re-parse an unchanged file
+            _LOADED[key] = self._load_file(path)
+        return _LOADED[key]
+
+    def _load_file(self, path: Path) -> Playbook:
+        from . import playbook as pb
+
         loaded = pb.load_file(path, self.renderer.exists)
         if loaded.id != path.stem:
-            raise PlaybookError(
-                [
-                    Problem(
-                        str(path),
-                        1,
-                        _("id {id!r} differs from the file name; name the file {id}.yaml").format(
-                            id=loaded.id
-                        ),
-                    )
-                ]
-            )
+            message = _("id {id!r} differs from the file name; name the file {id}.yaml")
+            raise PlaybookError([Problem(str(path), 1, message.format(id=loaded.id))])
         return loaded
 
     def check_playbooks(self, paths: Iterable[Path] | None = None) -> list[Problem]:
         """Lint playbook files (default: all of the workspace's); return every problem."""
-        from . import playbook as pb
-
         problems: list[Problem] = []
         for path in paths if paths is not None else self.playbook_files().values():
             try:
-                loaded = pb.load_file(Path(path), self.renderer.exists)
-                if loaded.id != Path(path).stem:
-                    problems.append(
-                        Problem(
-                            str(path),
-                            1,
-                            _(
-                                "id {id!r} differs from the file name; name the file {id}.yaml"
-                            ).format(id=loaded.id),
-                        )
-                    )
+                self._load_file(Path(path))
             except PlaybookError as exc:
                 problems.extend(exc.problems)
         return problems
@@ -228,6 +228,7 @@ class App:
         """Open an incident of ``playbook_id`` and enter its initial state."""
         from . import machine
         from . import playbook as pb
+        from .drafting import IncidentView
 
         playbook = self.load_playbook(playbook_id)
         now = self.clock()
@@ -260,7 +261,8 @@ class App:
             note=note,
         )
         machine.enter_initial(playbook, model)
-        compiled = pb.to_json(playbook)
+        compiled = _COMPILED.get(playbook.source_hash) or pb.to_json(playbook)
+        _COMPILED[playbook.source_hash] = compiled
 
         with self.store.writing() as conn:
             store.pin_playbook(
@@ -275,42 +277,48 @@ class App:
             )
             year = now.astimezone(self.tz).year
             number = store.next_reference_number(conn, playbook.reference_prefix, year)
-            ref = f"{playbook.reference_prefix}-{year}-{number:04d}"
-            model.ref = ref
+            ref = model.ref = f"{playbook.reference_prefix}-{year}-{number:04d}"
+            incident = IncidentView(ref, title, playbook, model.state, facts, model.stamps, now)
+            rendered = self._render(incident, model, actor=who, note=note, trigger=None)
+            outcome = Outcome(ref, None, model.state)
+            event_data = {
+                "playbook_version": playbook.version,
+                "playbook_hash": playbook.source_hash,
+            }
+            event = self._event(
+                0,
+                ref,
+                seq=1,
+                prev_hash=audit.GENESIS,
+                at=now,
+                actor=who,
+                kind="opened",
+                trigger=None,
+                from_state=None,
+                to_state=model.state,
+                note=note,
+                data={**event_data, **rendered.summary()},
+            )
             incident_id = store.insert_incident(
                 conn,
                 {
                     "ref": ref,
                     "playbook_id": playbook.id,
                     "playbook_hash": playbook.source_hash,
-                    "state": playbook.initial,
+                    "state": model.state,
                     "title": title,
                     "facts": facts,
                     "stamps": _stamps_to_json(model.stamps),
                     "version": 1,
+                    "head_hash": event["hash"],
                     "opened_at": now,
                     "updated_at": now,
-                    "closed_at": now if playbook.states[playbook.initial].final else None,
+                    "closed_at": now if playbook.states[model.state].final else None,
                 },
             )
-            incident = _IncidentView(
-                incident_id, ref, title, playbook, model.state, facts, model.stamps, now
-            )
-            outcome = Outcome(ref, None, playbook.initial)
-            self._record(
-                conn,
-                incident,
-                kind="opened",
-                seq=1,
-                prev_hash=audit.GENESIS,
-                actor=who,
-                trigger=None,
-                from_state=None,
-                note=note,
-                model=model,
-                outcome=outcome,
-                extra={"playbook_version": playbook.version, "playbook_hash": playbook.source_hash},
-            )
+            event["incident_id"] = incident_id
+            event_id = store.insert_event(conn, event)
+            self._store_rendered(conn, incident_id, event, event_id, rendered, outcome)
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -326,6 +334,7 @@ class App:
     ) -> Outcome:
         """Fire ``trigger`` on incident ``ref``; refused or conflicting, nothing changes."""
         from . import machine
+        from .drafting import IncidentView
 
         who = self.actor_id(actor)
         note = (
@@ -336,7 +345,11 @@ class App:
         with self.store.reading() as conn:
             row = self._incident_row(conn, ref)
             playbook = self.pinned(conn, row.playbook_hash)
-            kinds = store.statement_kinds(conn, row.id)
+            transition = playbook.transition(row.state, trigger)
+            guards = transition.guards if transition else ()
+            # Only a has_statement guard needs to know which statements exist.
+            needed = any(g.kind == "has_statement" for g in guards)
+            kinds = store.statement_kinds(conn, row.id) if needed else frozenset()
         if expect_state and row.state != expect_state:
             raise ConflictError(
                 _(
@@ -360,46 +373,41 @@ class App:
         from_state = row.state
         machine.fire(playbook, model, trigger)
 
-        outcome = Outcome(ref, from_state, model.state)
+        outcome = Outcome(row.ref, from_state, model.state)
+        incident = IncidentView(
+            row.ref, row.title, playbook, model.state, facts, model.stamps, row.opened_at
+        )
+        rendered = self._render(incident, model, actor=who, note=note, trigger=trigger)
+        changed = {k: v for k, v in facts.items() if row.facts.get(k) != v}
+        event = self._event(
+            row.id,
+            row.ref,
+            seq=row.version + 1,
+            prev_hash=row.head_hash,
+            at=now,
+            actor=who,
+            kind="transition",
+            trigger=trigger,
+            from_state=from_state,
+            to_state=model.state,
+            note=note,
+            data={**({"set": changed} if changed else {}), **rendered.summary()},
+        )
         with self.store.writing() as conn:
-            if not store.update_incident(
+            self._bump(
                 conn,
-                row.id,
-                row.version,
+                row,
                 {
                     "state": model.state,
                     "facts": facts,
                     "stamps": _stamps_to_json(model.stamps),
+                    "head_hash": event["hash"],
                     "updated_at": now,
                     "closed_at": now if playbook.states[model.state].final else None,
                 },
-            ):
-                raise ConflictError(
-                    _(
-                        "{ref} was changed by someone else while you worked; nothing "
-                        "was done, check `crisisflow show {ref}` and try again"
-                    ).format(ref=ref)
-                )
-            last = store.last_event(conn, row.id)
-            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, audit.GENESIS)
-            incident = _IncidentView(
-                row.id, ref, row.title, playbook, model.state, facts, model.stamps, row.opened_at
             )
-            changed = {k: v for k, v in facts.items() if row.facts.get(k) != v}
-            self._record(
-                conn,
-                incident,
-                kind="transition",
-                seq=seq,
-                prev_hash=prev_hash,
-                actor=who,
-                trigger=trigger,
-                from_state=from_state,
-                note=note,
-                model=model,
-                outcome=outcome,
-                extra={"set": changed} if changed else {},
-            )
+            event_id = store.insert_event(conn, event)
+            self._store_rendered(conn, row.id, event, event_id, rendered, outcome)
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -412,29 +420,35 @@ class App:
         with self.store.reading() as conn:
             row = self._incident_row(conn, ref)
         now = self.clock()
+        event = self._event(
+            row.id,
+            row.ref,
+            seq=row.version + 1,
+            prev_hash=row.head_hash,
+            at=now,
+            actor=who,
+            kind="note",
+            trigger=None,
+            from_state=None,
+            to_state=None,
+            note=text,
+            data={},
+        )
         with self.store.writing() as conn:
-            if not store.update_incident(conn, row.id, row.version, {"updated_at": now}):
-                raise ConflictError(
-                    _("{ref} was changed by someone else; try again").format(ref=ref)
-                )
-            last = store.last_event(conn, row.id)
-            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, audit.GENESIS)
-            self._insert_event(
-                conn,
-                row.id,
-                ref,
-                seq=seq,
-                prev_hash=prev_hash,
-                at=now,
-                actor=who,
-                kind="note",
-                trigger=None,
-                from_state=None,
-                to_state=None,
-                note=text,
-                data={},
+            self._bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
+            store.insert_event(conn, event)
+        return int(event["seq"])
+
+    @staticmethod
+    def _bump(conn: Any, row: Any, values: dict[str, Any]) -> None:
+        """Optimistic lock: write only if nobody changed the incident since it was read."""
+        if not store.update_incident(conn, row.id, row.version, values):
+            raise ConflictError(
+                _(
+                    "{ref} was changed by someone else while you worked; nothing was done, "
+                    "check `crisisflow show {ref}` and try again"
+                ).format(ref=row.ref)
             )
-        return seq
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -574,100 +588,72 @@ class App:
             )
         return result
 
-    def _insert_event(
-        self, conn: Any, incident_id: int, ref: str, *, seq: int, prev_hash: str, **fields: Any
-    ) -> int:
+    def _event(
+        self, incident_id: int, ref: str, *, seq: int, prev_hash: str, **fields: Any
+    ) -> dict[str, Any]:
+        """An event row, its hash chained to the previous event of the incident."""
         fields["seq"] = seq
+        fields["data"] = _plain(fields.get("data", {}))
         digest = audit.event_hash(ref, prev_hash, fields)
-        return store.insert_event(
-            conn, {"incident_id": incident_id, "prev_hash": prev_hash, "hash": digest, **fields}
-        )
+        return {"incident_id": incident_id, "prev_hash": prev_hash, "hash": digest, **fields}
 
-    def _record(
+    def _render(
         self,
-        conn: Any,
-        incident: _IncidentView,
+        incident: IncidentView,
+        model: IncidentModel,
         *,
-        kind: str,
-        seq: int,
-        prev_hash: str,
         actor: str,
-        trigger: str | None,
-        from_state: str | None,
         note: str | None,
-        model: Any,
-        outcome: Outcome,
-        extra: dict[str, Any],
-    ) -> None:
-        """Render the model's effects, then write the event, drafts and outbox rows."""
-        from .machine import Draft, Notify
-
-        context = self._context(incident, actor, note, trigger)
-        drafts = [self._render_draft(e, context) for e in model.effects if isinstance(e, Draft)]
-        mails = [
-            mail
-            for e in model.effects
-            if isinstance(e, Notify)
-            for mail in self._render_mails(e, incident, context)
-        ]
-        data = dict(extra)
-        if drafts:
-            data["drafted"] = [{"kind": d["kind"], "template": d["template"]} for d in drafts]
-        if mails:
-            data["queued"] = [
-                {"to": m["recipient"], "template": m["template"], "message_id": m["message_id"]}
-                for m in mails
-            ]
-        event_id = self._insert_event(
-            conn,
-            incident.id,
-            incident.ref,
-            seq=seq,
-            prev_hash=prev_hash,
-            at=model.now,
-            actor=actor,
-            kind=kind,
-            trigger=trigger,
-            from_state=from_state,
-            to_state=model.state,
-            note=note,
-            data=_plain(data),
+        trigger: str | None,
+    ) -> Rendered:
+        return self.drafter.render(
+            incident, model.effects, actor=actor, note=note, trigger=trigger, now=model.now
         )
-        for draft in drafts:
-            sid, number = store.statement_id(conn, incident.id, draft["kind"], model.now)
-            store.insert_statement_version(
+
+    @staticmethod
+    def _store_rendered(
+        conn: Any,
+        incident_id: int,
+        event: dict[str, Any],
+        event_id: int,
+        rendered: Rendered,
+        outcome: Outcome,
+    ) -> None:
+        """Write a step's drafts and outbox rows, in the transaction of its event."""
+        now, ref, seq, actor = event["at"], outcome.ref, event["seq"], event["actor"]
+        for draft in rendered.drafts:
+            number = store.add_statement_version(
                 conn,
+                incident_id,
+                draft["kind"],
                 {
-                    "statement_id": sid,
-                    "number": number,
                     "title": draft["title"],
                     "text": draft["text"],
-                    "text_hash": sha256(draft["text"]),
+                    "text_hash": draft["text_hash"],
                     "template": draft["template"],
                     "lang": draft["lang"],
                     "author": actor,
-                    "created_at": model.now,
+                    "created_at": now,
                 },
             )
-            outcome.drafted.append(
-                {
-                    "kind": draft["kind"],
-                    "number": number,
-                    "title": draft["title"],
-                    "text": draft["text"],
-                }
-            )
-        for mail in mails:
-            mail.update(
-                incident_id=incident.id,
-                event_id=event_id,
-                dedupe_key=f"{incident.ref}/{seq}/{mail['template']}/{mail['recipient']}",
-                status="pending",
-                attempts=0,
-                next_attempt_at=model.now,
-                created_at=model.now,
-            )
-        store.insert_outbox(conn, mails)
+            outcome.drafted.append({**draft, "number": number})
+        rows = [
+            {
+                **m,
+                "incident_id": incident_id,
+                "event_id": event_id,
+                "dedupe_key": f"{ref}/{seq}/{m['template']}/{m['recipient']}",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_until": None,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+            }
+            for m in rendered.mails
+        ]
+        store.insert_outbox(conn, rows)
         outcome.queued.extend(
             {
                 "to": m["recipient"],
@@ -675,148 +661,8 @@ class App:
                 "subject": m["subject"],
                 "message_id": m["message_id"],
             }
-            for m in mails
+            for m in rendered.mails
         )
-
-    def _context(
-        self, incident: _IncidentView, actor: str, note: str | None, trigger: str | None
-    ) -> dict[str, Any]:
-        directory = self.directory
-        playbook = incident.playbook
-        facts: dict[str, Any] = {}
-        for name, value in incident.facts.items():
-            fact = playbook.facts.get(name)
-            if fact and fact.type == "person" and value in directory.people:
-                p = directory.people[value]
-                facts[name] = {"id": p.id, "name": p.name, "title": p.title, "email": p.email}
-            elif fact and fact.type == "unit" and value in directory.units:
-                u = directory.units[value]
-                facts[name] = {"id": u.id, "name": u.name, "email": u.email}
-            elif fact and fact.type == "datetime" and value:
-                facts[name] = datetime.fromisoformat(value)
-            else:
-                facts[name] = value
-        person = directory.people.get(actor)
-        state = playbook.states[incident.state]
-        transition = playbook.transition_by_trigger(trigger) if trigger else None
-        return {
-            "incident": {
-                "ref": incident.ref,
-                "title": incident.title,
-                "state": incident.state,
-                "state_title": state.title.get_lang(self.settings["language"]),
-                "owner": state.owner,
-                "facts": facts,
-                "timestamps": dict(incident.stamps),
-                "opened_at": incident.opened_at,
-                "playbook": playbook.title.get_lang(self.settings["language"]),
-            },
-            "org": dict(directory.organisation),
-            "actor": (
-                {"id": person.id, "name": person.name, "title": person.title}
-                if person
-                else {"id": actor, "name": actor, "title": ""}
-            ),
-            "note": note or "",
-            "trigger": trigger or "",
-            "transition_title": transition.title.get_lang(self.settings["language"])
-            if transition
-            else "",
-            "now": self.clock(),
-            "workspace_command": "crisisflow",
-        }
-
-    def _render_draft(self, draft: Any, context: dict[str, Any]) -> dict[str, Any]:
-        lang = self.settings["language"]
-        parts = self.renderer.render(draft.template, lang, {**context, "lang": lang})
-        title = " ".join(parts.get("title", draft.kind).split())
-        return {
-            "kind": draft.kind,
-            "template": draft.template,
-            "lang": lang,
-            "title": title,
-            "text": parts["body"],
-        }
-
-    def _recipients(self, role: str, incident: _IncidentView) -> list[Any]:
-        directory = self.directory
-        fact = incident.playbook.facts.get(role)
-        bound = incident.facts.get(role)
-        if fact is not None and fact.type in ("person", "unit") and bound:
-            return [directory.recipient(bound)]
-        members = directory.members(role)
-        if not members:
-            raise ConfigError(
-                _(
-                    "{file}: role {role!r} is filled by nobody, so its e-mail would be "
-                    "lost; bind a unit or person to it under roles:"
-                ).format(file=self.workspace / "directory.yaml", role=role)
-            )
-        return list(members)
-
-    def _render_mails(
-        self, notify: Any, incident: _IncidentView, context: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        from . import mail
-
-        sender = self._sender()
-        seen: set[str] = set()
-        rendered = []
-        for role in notify.roles:
-            for recipient in self._recipients(role, incident):
-                if recipient.email in seen:
-                    continue
-                seen.add(recipient.email)
-                ctx = {
-                    **context,
-                    "lang": recipient.lang,
-                    "role": role,
-                    "recipient": {"name": recipient.name, "email": recipient.email},
-                }
-                parts = self.renderer.render(notify.template, recipient.lang, ctx)
-                subject = parts.get("subject", notify.template)
-                if incident.ref not in subject:
-                    subject = f"[{incident.ref}] {subject}"
-                composed = mail.compose(
-                    sender=sender,
-                    recipient=mail.address(recipient.name, recipient.email),
-                    subject=subject,
-                    body=parts["body"],
-                    ref=incident.ref,
-                    when=context["now"],
-                )
-                rendered.append(
-                    {
-                        "message_id": composed.message_id,
-                        "recipient": recipient.email,
-                        "recipient_name": recipient.name,
-                        "subject": composed.subject,
-                        "template": notify.template,
-                        "raw": composed.raw,
-                    }
-                )
-        return rendered
-
-    def _sender(self) -> Any:
-        from . import mail
-
-        org = self.directory.organisation
-        email = self.settings["mail_from"] or org.get("email") or "crisisflow@localhost"
-        return mail.address(org.get("name", "crisisflow"), email)
-
-
-@dataclass(frozen=True)
-class _IncidentView:
-    """The incident as the effects of one command see it (after the state change)."""
-
-    id: int
-    ref: str
-    title: str
-    playbook: Playbook
-    state: str
-    facts: dict[str, Any]
-    stamps: dict[str, datetime]
-    opened_at: datetime
 
 
 def _plain(value: Any) -> Any:

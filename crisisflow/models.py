@@ -83,7 +83,9 @@ incidents = Table(
     Column("title", Text, nullable=False),
     Column("facts", JSON, nullable=False),
     Column("stamps", JSON, nullable=False),
+    # Optimistic-lock counter; it also equals the number of events, so the next event's seq.
     Column("version", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),  # hash of the latest event: the chain's head
     Column("opened_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),

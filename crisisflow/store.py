@@ -222,38 +222,40 @@ def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
     return 1
 
 
-def incident_by_ref(conn: Connection, ref: str) -> Row[Any] | None:
-    return conn.execute(sa.select(m.incidents).where(m.incidents.c.ref == ref)).first()
+_BY_REF = sa.select(m.incidents).where(m.incidents.c.ref == sa.bindparam("ref"))
+
+
+def incident_by_ref(conn: Connection, ref: str) -> Any:
+    return conn.execute(_BY_REF, {"ref": ref}).first()
 
 
 def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(m.incidents.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+    return int(conn.execute(m.incidents.insert(), values).inserted_primary_key[0])  # type: ignore[index]
+
+
+_UPDATES: dict[tuple[str, ...], Any] = {}
 
 
 def update_incident(
     conn: Connection, incident_id: int, expected_version: int, values: dict[str, Any]
 ) -> bool:
     """Optimistic lock: write only if nobody changed the incident since it was read."""
-    result = conn.execute(
-        m.incidents.update()
-        .where(m.incidents.c.id == incident_id, m.incidents.c.version == expected_version)
-        .values(version=expected_version + 1, **values)
-    )
-    return result.rowcount == 1
-
-
-def last_event(conn: Connection, incident_id: int) -> tuple[int, str] | None:
-    row = conn.execute(
-        sa.select(m.events.c.seq, m.events.c.hash)
-        .where(m.events.c.incident_id == incident_id)
-        .order_by(m.events.c.seq.desc())
-        .limit(1)
-    ).first()
-    return (int(row.seq), str(row.hash)) if row else None
+    keys = tuple(sorted(values))
+    statement = _UPDATES.get(keys)
+    if statement is None:  # one prepared statement per set of columns: no per-call building
+        inc = m.incidents
+        statement = _UPDATES[keys] = (
+            inc.update()
+            .where(inc.c.id == sa.bindparam("_id"), inc.c.version == sa.bindparam("_expected"))
+            .values(version=sa.bindparam("_new"), **{k: sa.bindparam("v_" + k) for k in keys})
+        )
+    params = {"_id": incident_id, "_expected": expected_version, "_new": expected_version + 1}
+    params.update({"v_" + k: v for k, v in values.items()})
+    return conn.execute(statement, params).rowcount == 1
 
 
 def insert_event(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(m.events.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+    return int(conn.execute(m.events.insert(), values).inserted_primary_key[0])  # type: ignore[index]
 
 
 def events_of(conn: Connection, incident_id: int) -> Sequence[Any]:
@@ -262,28 +264,25 @@ def events_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     ).all()
 
 
-def statement_id(conn: Connection, incident_id: int, kind: str, now: datetime) -> tuple[int, int]:
-    """The statement of ``kind`` (created if new) and the number its next version takes."""
-    st = m.statements
-    row = conn.execute(
+def add_statement_version(
+    conn: Connection, incident_id: int, kind: str, values: dict[str, Any]
+) -> int:
+    """Add the next numbered version of the incident's statement of ``kind``; return it."""
+    st, sv = m.statements, m.statement_versions
+    sid = conn.execute(
         sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
-    ).first()
-    if row is None:
-        sid = int(
-            conn.execute(
-                st.insert().values(incident_id=incident_id, kind=kind, created_at=now)
-            ).inserted_primary_key[0]  # type: ignore[index]
-        )
-        return sid, 1
-    sv = m.statement_versions
-    last = conn.execute(
-        sa.select(sa.func.max(sv.c.number)).where(sv.c.statement_id == row.id)
     ).scalar()
-    return int(row.id), int(last or 0) + 1
-
-
-def insert_statement_version(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(m.statement_versions.insert().values(**values))
+    if sid is None:
+        sid = conn.execute(
+            st.insert(),
+            {"incident_id": incident_id, "kind": kind, "created_at": values["created_at"]},
+        ).inserted_primary_key[0]  # type: ignore[index]
+        number = 1
+    else:
+        last = conn.execute(sa.select(sa.func.max(sv.c.number)).where(sv.c.statement_id == sid))
+        number = int(last.scalar() or 0) + 1
+    conn.execute(sv.insert(), {**values, "statement_id": sid, "number": number})
+    return number
 
 
 def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:

@@ -29,10 +29,12 @@ ALLOWED: dict[str, set[str]] = {
     "machine": {"errors", "i18n", "playbook"},
     "render": {"errors", "i18n"},
     "mail": {"errors", "i18n"},
+    "drafting": {"errors", "i18n", "mail", "directory", "machine", "playbook", "render"},
     "models": set(),
     "store": {"errors", "i18n", "models"},
     "workspace": {"errors", "i18n", "config", "store"},
     "app": {
+        "drafting",
         "errors",
         "i18n",
         "config",

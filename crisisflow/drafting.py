@@ -1,0 +1,221 @@
+"""Turning a step's effects into text: statement drafts and composed e-mails.
+
+Everything here happens before anything is written, so a template that fails to render refuses
+the step and leaves the incident as it was. Recipients are resolved from the directory (or from
+the incident's own role facts) and snapshotted into each message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import mail
+from .directory import Directory, Recipient
+from .errors import ConfigError
+from .i18n import _
+from .machine import Draft, Notify
+from .playbook import Playbook
+from .render import Renderer
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """The incident as one step's effects see it (after its state change)."""
+
+    ref: str
+    title: str
+    playbook: Playbook
+    state: str
+    facts: dict[str, Any]
+    stamps: dict[str, datetime]
+    opened_at: datetime
+
+
+@dataclass
+class Rendered:
+    """What a step produced: statement drafts and messages, ready to store."""
+
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    mails: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What the audit event records of them."""
+        data: dict[str, Any] = {}
+        if self.drafts:
+            data["drafted"] = [{"kind": d["kind"], "template": d["template"]} for d in self.drafts]
+        if self.mails:
+            data["queued"] = [
+                {"to": m["recipient"], "template": m["template"], "message_id": m["message_id"]}
+                for m in self.mails
+            ]
+        return data
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Drafter:
+    def __init__(
+        self,
+        directory: Directory,
+        renderer: Renderer,
+        *,
+        language: str,
+        mail_from: str,
+        directory_file: Path,
+    ) -> None:
+        self.directory = directory
+        self.renderer = renderer
+        self.language = language
+        self.directory_file = directory_file
+        org = directory.organisation
+        self.sender = mail.address(
+            org.get("name", "crisisflow"), mail_from or org.get("email") or "crisisflow@localhost"
+        )
+
+    def render(
+        self,
+        incident: IncidentView,
+        effects: list[Notify | Draft],
+        *,
+        actor: str,
+        note: str | None,
+        trigger: str | None,
+        now: datetime,
+    ) -> Rendered:
+        context = self.context(incident, actor=actor, note=note, trigger=trigger, now=now)
+        rendered = Rendered()
+        for effect in effects:
+            if isinstance(effect, Draft):
+                rendered.drafts.append(self._draft(effect, context))
+            else:
+                rendered.mails.extend(self._mails(effect, incident, context))
+        return rendered
+
+    def context(
+        self,
+        incident: IncidentView,
+        *,
+        actor: str,
+        note: str | None,
+        trigger: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The variables every template gets (documented in the README)."""
+        directory = self.directory
+        playbook = incident.playbook
+        facts: dict[str, Any] = {}
+        for name, value in incident.facts.items():
+            fact = playbook.facts.get(name)
+            kind = fact.type if fact else None
+            if kind == "person" and value in directory.people:
+                p = directory.people[value]
+                facts[name] = {"id": p.id, "name": p.name, "title": p.title, "email": p.email}
+            elif kind == "unit" and value in directory.units:
+                u = directory.units[value]
+                facts[name] = {"id": u.id, "name": u.name, "email": u.email}
+            elif kind == "datetime" and value:
+                facts[name] = datetime.fromisoformat(value)
+            else:
+                facts[name] = value
+        person = directory.people.get(actor)
+        state = playbook.states[incident.state]
+        transition = playbook.transition_by_trigger(trigger) if trigger else None
+        lang = self.language
+        return {
+            "incident": {
+                "ref": incident.ref,
+                "title": incident.title,
+                "state": incident.state,
+                "state_title": state.title.get_lang(lang),
+                "owner": state.owner,
+                "facts": facts,
+                "timestamps": dict(incident.stamps),
+                "opened_at": incident.opened_at,
+                "playbook": playbook.title.get_lang(lang),
+            },
+            "org": dict(directory.organisation),
+            "actor": (
+                {"id": person.id, "name": person.name, "title": person.title}
+                if person
+                else {"id": actor, "name": actor, "title": ""}
+            ),
+            "note": note or "",
+            "trigger": trigger or "",
+            "transition_title": transition.title.get_lang(lang) if transition else "",
+            "now": now,
+            "lang": lang,
+            "workspace_command": "crisisflow",
+        }
+
+    def _draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
+        parts = self.renderer.render(draft.template, self.language, context)
+        return {
+            "kind": draft.kind,
+            "template": draft.template,
+            "lang": self.language,
+            "title": " ".join(parts.get("title", draft.kind).split()),
+            "text": parts["body"],
+            "text_hash": sha256(parts["body"]),
+        }
+
+    def recipients(self, role: str, incident: IncidentView) -> list[Recipient]:
+        """Who fills ``role`` for this incident: its own role fact, else the directory."""
+        fact = incident.playbook.facts.get(role)
+        bound = incident.facts.get(role)
+        if fact is not None and fact.type in ("person", "unit") and bound:
+            return [self.directory.recipient(bound)]
+        members = self.directory.members(role)
+        if not members:
+            raise ConfigError(
+                _(
+                    "{file}: role {role!r} is filled by nobody, so its e-mail would be "
+                    "lost; bind a unit or person to it under roles:"
+                ).format(file=self.directory_file, role=role)
+            )
+        return members
+
+    def _mails(
+        self, notify: Notify, incident: IncidentView, context: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        seen: set[str] = set()
+        rendered = []
+        for role in notify.roles:
+            for recipient in self.recipients(role, incident):
+                if recipient.email in seen:  # one message per address, whatever its roles
+                    continue
+                seen.add(recipient.email)
+                ctx = {
+                    **context,
+                    "lang": recipient.lang,
+                    "role": role,
+                    "recipient": {"name": recipient.name, "email": recipient.email},
+                }
+                parts = self.renderer.render(notify.template, recipient.lang, ctx)
+                subject = parts.get("subject", notify.template)
+                if incident.ref not in subject:
+                    subject = f"[{incident.ref}] {subject}"
+                composed = mail.compose(
+                    sender=self.sender,
+                    recipient=mail.address(recipient.name, recipient.email),
+                    subject=subject,
+                    body=parts["body"],
+                    ref=incident.ref,
+                    when=context["now"],
+                )
+                rendered.append(
+                    {
+                        "message_id": composed.message_id,
+                        "recipient": recipient.email,
+                        "recipient_name": recipient.name,
+                        "subject": composed.subject,
+                        "template": notify.template,
+                        "raw": composed.raw,
+                    }
+                )
+        return rendered
