@@ -89,7 +89,7 @@ class Store:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise StorageError(
                 _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
             ) from exc

@@ -190,7 +190,7 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
             what = f"{e['trigger']}: {e['from']} → {e['to']}"
         elif e["kind"] == "opened":
             what = _("opened → {state}").format(state=e["to"])
-        note = f"  «{e['note']}»" if e["note"] else ""
+        note = f"  «{' ⏎ '.join(e['note'].splitlines())}»" if e["note"] else ""
         lines.append(f"  {e['seq']:>3}  {local(e['at'])}  {e['actor']:<16} {what}{note}")
     if data["statements"]:
         lines.append(_("Statements:"))

@@ -88,7 +88,7 @@ def parse(text: str, filename: str) -> tuple[Any, Problem | None]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         context = exc.context
-        if context and exc.context_mark and mark is not exc.context_mark:
+        if context and exc.context_mark and exc.context_mark.line + 1 != line:
             context += f" (line {exc.context_mark.line + 1})"
         message = ": ".join(filter(None, [context, exc.problem])) or str(exc)
         return None, Problem(filename, line, _("YAML: {message}").format(message=message))
