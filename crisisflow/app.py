@@ -6,7 +6,6 @@ at all. This is the only module that combines the others; the CLI only calls it 
 from __future__ import annotations
 
 import getpass
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from . import audit, store
+from . import audit, history, store
 from . import facts as factlib
 from .config import Settings, shipped
 from .errors import (
@@ -30,8 +29,12 @@ from .playbook import Playbook
 from .store import Store
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from .dispatch import Dispatcher, Report
     from .drafting import Drafter, IncidentView, Rendered
     from .machine import IncidentModel
+    from .mailbox import Sink, Stored
 
 Clock = Callable[[], datetime]
 
@@ -102,6 +105,7 @@ class App:
             self.renderer,
             language=self.settings["language"],
             mail_from=self.settings["mail_from"],
+            reply_to=self.settings["reply_to"],
             directory_file=self.workspace / "directory.yaml",
         )
 
@@ -285,7 +289,7 @@ class App:
                 "playbook_version": playbook.version,
                 "playbook_hash": playbook.source_hash,
             }
-            event = self._event(
+            event = history.event_row(
                 0,
                 ref,
                 seq=1,
@@ -379,7 +383,7 @@ class App:
         )
         rendered = self._render(incident, model, actor=who, note=note, trigger=trigger)
         changed = {k: v for k, v in facts.items() if row.facts.get(k) != v}
-        event = self._event(
+        event = history.event_row(
             row.id,
             row.ref,
             seq=row.version + 1,
@@ -420,7 +424,7 @@ class App:
         with self.store.reading() as conn:
             row = self._incident_row(conn, ref)
         now = self.clock()
-        event = self._event(
+        event = history.event_row(
             row.id,
             row.ref,
             seq=row.version + 1,
@@ -529,6 +533,7 @@ class App:
                 }
                 for msg in messages
             ],
+            "undeliverable": sum(1 for msg in messages if msg.status == "dead"),
             "deadlines": [],
         }
 
@@ -548,9 +553,129 @@ class App:
                 "opened_at": _iso(r.opened_at),
                 "updated_at": _iso(r.updated_at),
                 "closed_at": _iso(r.closed_at),
+                "undeliverable": int(r.undeliverable),
             }
             for r in rows
         ]
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    def dispatcher(self) -> Dispatcher:
+        from .dispatch import Dispatcher, Policy
+        from .smtp import SmtpConfig
+
+        s = self.settings
+        smtp = SmtpConfig(
+            host=s["smtp_host"],
+            port=s["smtp_port"],
+            security=s["smtp_security"],
+            user=s["smtp_user"],
+            password=s["smtp_password"],
+            timeout=s["smtp_timeout"],
+            helo=self.drafter.sender.domain,
+        )
+        policy = Policy(
+            connections=s["smtp_connections"],
+            batch=s["dispatch_batch"],
+            lease=s["lease_seconds"],
+            max_attempts=s["max_attempts"],
+            retry_base=s["retry_base_seconds"],
+            retry_cap=s["retry_cap_seconds"],
+        )
+        self.store.check_schema()
+        return Dispatcher(s.database_url, smtp, policy, self.clock)
+
+    def dispatch(self) -> Report:
+        """Send what is due once, then return (safe under cron)."""
+        import asyncio
+
+        async def once() -> Report:
+            dispatcher = self.dispatcher()
+            try:
+                return await dispatcher.run_once()
+            finally:
+                await dispatcher.close()
+
+        return asyncio.run(once())
+
+    def run_worker(self, on_report: Callable[[Report], None] | None = None) -> Report:
+        """Deliver continuously until SIGINT or SIGTERM, then finish cleanly."""
+        import asyncio
+        import signal
+
+        async def forever() -> Report:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            dispatcher = self.dispatcher()
+            try:
+                return await dispatcher.run_forever(
+                    stop, self.settings["worker_interval"], on_report
+                )
+            finally:
+                await dispatcher.close()
+
+        return asyncio.run(forever())
+
+    def outbox(
+        self, *, status: str | None = None, ref: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        with self.store.reading() as conn:
+            rows = store.outbox_rows(
+                conn, status=status, ref=ref.strip().upper() if ref else None, limit=limit
+            )
+        return [
+            {
+                "id": r.id,
+                "incident": r.ref,
+                "to": r.recipient,
+                "to_name": r.recipient_name,
+                "subject": r.subject,
+                "status": r.status,
+                "attempts": r.attempts,
+                "next_attempt_at": _iso(r.next_attempt_at),
+                "last_reply": r.last_error,
+                "message_id": r.message_id,
+                "created_at": _iso(r.created_at),
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in rows
+        ]
+
+    def retry(self, ids: list[int] | None) -> list[int]:
+        """Put dead messages (these ids, or every dead one) back in the queue."""
+        with self.store.writing() as conn:
+            requeued = store.requeue(conn, ids=ids, now=self.clock())
+            missing = sorted(set(ids or ()) - set(requeued))
+            if missing:  # raised inside the transaction: nothing is requeued
+                raise NotFoundError(
+                    _("no dead message {ids}; see `crisisflow outbox --status dead`").format(
+                        ids=", ".join(map(str, missing))
+                    )
+                )
+        return requeued
+
+    # --- the local mail sink ---------------------------------------------------------------
+
+    @property
+    def mailbox_folder(self) -> Path:
+        return self.workspace / "mailbox"
+
+    def sink(self, port: int | None = None) -> Sink:
+        from .mailbox import Sink
+
+        return Sink(self.mailbox_folder, port=port or self.settings["mailbox_port"])
+
+    def received(self) -> list[Stored]:
+        from .mailbox import messages
+
+        return messages(self.mailbox_folder)
+
+    def received_message(self, key: str) -> EmailMessage:
+        from .mailbox import message
+
+        return message(self.mailbox_folder, key)
 
     def local(self, value: datetime | str | None) -> str:
         """A stored UTC time as the workspace reads it: '26/11/2026 14:30'."""
@@ -583,19 +708,10 @@ class App:
                     "title": dict(t.title),
                     "dest": t.dest,
                     "requires": list(t.requires),
-                    "guards": _plain(guards),
+                    "guards": history.plain_json(guards),
                 }
             )
         return result
-
-    def _event(
-        self, incident_id: int, ref: str, *, seq: int, prev_hash: str, **fields: Any
-    ) -> dict[str, Any]:
-        """An event row, its hash chained to the previous event of the incident."""
-        fields["seq"] = seq
-        fields["data"] = _plain(fields.get("data", {}))
-        digest = audit.event_hash(ref, prev_hash, fields)
-        return {"incident_id": incident_id, "prev_hash": prev_hash, "hash": digest, **fields}
 
     def _render(
         self,
@@ -663,10 +779,3 @@ class App:
             }
             for m in rendered.mails
         )
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy (tuples → lists, datetimes → ISO)."""
-    return json.loads(
-        json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else list(v))
-    )

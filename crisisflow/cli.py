@@ -473,9 +473,11 @@ def list_(
         click.echo(_("No incidents."))
         return
     for row in rows:
-        click.echo(
-            f"{row['ref']:<14} {row['state']:<22} {app.local(row['opened_at'])}  {row['title']}"
-        )
+        flag = ""
+        if row["undeliverable"]:
+            flag = "  " + _("[undeliverable mail: {n}]").format(n=row["undeliverable"])
+        when = app.local(row["opened_at"])
+        click.echo(f"{row['ref']:<14} {row['state']:<22} {when}  {row['title']}{flag}")
 
 
 @cli.command("show", context_settings=CONTEXT)
@@ -498,6 +500,180 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
         print_json(data)
     else:
         click.echo(views.incident_text(data, app.settings["language"], app.local))
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+@cli.command("dispatch", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def dispatch(ctx: click.Context, as_json: bool) -> None:
+    """Send the e-mail that is due, once, then exit (safe to run from cron).
+
+    \b
+    Example:
+        crisisflow dispatch
+        */1 * * * *  cd /srv/vinh-linh && crisisflow dispatch   (crontab)
+    """
+    from . import views
+
+    report = get_app(ctx).dispatch()
+    if as_json:
+        print_json(views.report_data(report))
+    else:
+        click.echo(views.report_text(report))
+    if report.dead:
+        ctx.exit(12)
+
+
+@cli.command("worker", context_settings=CONTEXT)
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Deliver e-mail continuously until stopped (SIGINT or SIGTERM stop it cleanly).
+
+    Several workers, on several machines, may share one PostgreSQL database.
+
+    \b
+    Example:
+        crisisflow worker
+    """
+    from . import views
+
+    app = get_app(ctx)
+    click.echo(
+        _("worker: delivering through {host}:{port}; stop with Ctrl-C").format(
+            host=app.settings["smtp_host"], port=app.settings["smtp_port"]
+        ),
+        err=True,
+    )
+    total = app.run_worker(lambda report: click.echo(views.report_text(report)))
+    click.echo(
+        _("worker stopped; in all: {summary}").format(summary=views.report_text(total)), err=True
+    )
+
+
+@cli.group("outbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "dead"]),
+    help=_("Only messages with this status."),
+)
+@click.option("--incident", "ref", metavar="REF", help=_("Only this incident's messages."))
+@click.option("--limit", default=200, show_default=True, help=_("At most this many."))
+@json_option
+@click.pass_context
+def outbox(
+    ctx: click.Context, status: str | None, ref: str | None, limit: int, as_json: bool
+) -> None:
+    """List queued and delivered e-mail, newest first; `retry` puts dead ones back.
+
+    \b
+    Example:
+        crisisflow outbox --status dead
+        crisisflow outbox retry 42
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import views
+
+    rows = get_app(ctx).outbox(status=status, ref=ref, limit=limit)
+    if as_json:
+        print_json(rows)
+    else:
+        click.echo(views.outbox_text(rows, get_app(ctx).local))
+
+
+@outbox.command("retry", context_settings=CONTEXT)
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help=_("Retry every dead message."))
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> None:
+    """Put dead messages back in the queue with fresh attempts (after fixing the cause).
+
+    \b
+    Example:
+        crisisflow outbox retry 42 43
+        crisisflow outbox retry --dead
+    """
+    if bool(ids) == all_dead:
+        raise InvalidInput(_("give message ids or --dead (one of the two)"))
+    requeued = get_app(ctx).retry(None if all_dead else list(ids))
+    click.echo(
+        _("{n} message(s) back in the queue: {ids}").format(
+            n=len(requeued), ids=", ".join(map(str, requeued)) or "-"
+        )
+    )
+
+
+@cli.group("mailbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--port", type=int, help=_("Port to listen on (default: the mailbox_port setting)."))
+@click.pass_context
+def mailbox_(ctx: click.Context, port: int | None) -> None:
+    """Run a local SMTP sink on 127.0.0.1 that keeps what it receives in the workspace.
+
+    Point smtp_host/smtp_port at it (the defaults do) to try crisisflow with no mail server.
+    `mailbox list` and `mailbox show KEY` read what arrived.
+
+    \b
+    Example:
+        crisisflow mailbox &
+        crisisflow dispatch && crisisflow mailbox list
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+
+    app = get_app(ctx)
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    # Blocked before the server thread starts, so only this thread receives them, in sigwait.
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    with app.sink(port) as sink:
+        click.echo(
+            _(
+                "mailbox: listening on {host}:{port}, keeping mail in {folder}; stop with Ctrl-C"
+            ).format(host=sink.host, port=sink.port, folder=sink.folder),
+            err=True,
+        )
+        signal.sigwait(stop_signals)
+    click.echo(_("mailbox stopped"), err=True)
+
+
+@mailbox_.command("list", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def mailbox_list(ctx: click.Context, as_json: bool) -> None:
+    """List the messages the local sink received, oldest first.
+
+    \b
+    Example:
+        crisisflow mailbox list
+    """
+    from . import views
+
+    app = get_app(ctx)
+    received = app.received()
+    if as_json:
+        print_json([views.stored_data(s) for s in received])
+    else:
+        click.echo(views.mailbox_text(received, app.local))
+
+
+@mailbox_.command("show", context_settings=CONTEXT)
+@click.argument("key")
+@click.option("--raw", is_flag=True, help=_("Print the message exactly as received."))
+@click.pass_context
+def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
+    """Show one received message (KEY: its number in `mailbox list`, or its Maildir key).
+
+    \b
+    Example:
+        crisisflow mailbox show 3
+    """
+    from . import views
+
+    msg = get_app(ctx).received_message(key)
+    click.echo(msg.as_string() if raw else views.message_text(msg))
 
 
 @cli.command("demo", context_settings=CONTEXT)

@@ -27,6 +27,7 @@ class Setting:
     help: str
     kind: type = str
     secret: bool = False
+    choices: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -40,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the database; empty means the SQLite file crisisflow.db in the "
         "workspace. Example: postgresql+psycopg://user@host/crisisflow",
     ),
-    Setting("language", "vi", "Language of drafts and e-mails: vi or en."),
+    Setting("language", "vi", "Language of drafts and e-mails: vi or en.", choices=("vi", "en")),
     Setting("time_zone", "Asia/Ho_Chi_Minh", "Time zone in which times are shown and read."),
     Setting(
         "actor",
@@ -49,8 +50,52 @@ SETTINGS: tuple[Setting, ...] = (
         "login name (a person with no roles).",
     ),
     Setting(
-        "mail_from", "", "Sender address of outgoing e-mail; empty means the coordinator unit."
+        "mail_from",
+        "",
+        "Sender address of outgoing e-mail; empty means the organisation's email in "
+        "directory.yaml.",
     ),
+    Setting("reply_to", "", "Reply-To address of outgoing e-mail; empty means none."),
+    Setting(
+        "smtp_host",
+        "127.0.0.1",
+        "SMTP relay host. The default is the local sink that `crisisflow mailbox` runs.",
+    ),
+    Setting("smtp_port", 8025, "SMTP relay port (587 for STARTTLS, 465 for TLS).", kind=int),
+    Setting(
+        "smtp_security",
+        "none",
+        "How to secure the connection, chosen explicitly: starttls (refuses a server that does "
+        "not offer it), tls, or none (only for a relay on the same machine).",
+        choices=("starttls", "tls", "none"),
+    ),
+    Setting("smtp_user", "", "SMTP user name; empty means no authentication."),
+    Setting(
+        "smtp_password",
+        "",
+        "SMTP password: environment only (CRISISFLOW_SMTP_PASSWORD); never stored or printed.",
+        secret=True,
+    ),
+    Setting("smtp_timeout", 30.0, "Seconds to wait for the SMTP server at each step.", kind=float),
+    Setting("smtp_connections", 4, "SMTP connections a dispatcher keeps open at most.", kind=int),
+    Setting("dispatch_batch", 200, "Messages a dispatcher claims at a time.", kind=int),
+    Setting(
+        "lease_seconds",
+        120.0,
+        "How long a claimed message stays with its dispatcher; a crashed dispatcher's claims "
+        "return to the queue after this.",
+        kind=float,
+    ),
+    Setting(
+        "max_attempts",
+        12,
+        "Attempts before a message that keeps failing temporarily is given up as dead.",
+        kind=int,
+    ),
+    Setting("retry_base_seconds", 30.0, "First retry delay; it doubles each time.", kind=float),
+    Setting("retry_cap_seconds", 3600.0, "Longest retry delay.", kind=float),
+    Setting("worker_interval", 5.0, "Seconds the worker waits when nothing is due.", kind=float),
+    Setting("mailbox_port", 8025, "Port of the local sink `crisisflow mailbox` runs.", kind=int),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -157,10 +202,15 @@ def load_settings(workspace: Path, overrides: dict[str, Any] | None = None) -> S
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _coerce(SETTINGS_BY_NAME[key], value, "--" + key.replace("_", "-"))
-    if values["language"] not in ("vi", "en"):
-        raise ConfigError(
-            _("setting language must be vi or en, got {value!r}").format(value=values["language"])
-        )
+    for setting in SETTINGS:
+        if setting.choices and values[setting.name] not in setting.choices:
+            raise ConfigError(
+                _("setting {name} must be one of {choices}, got {value!r}").format(
+                    name=setting.name,
+                    choices=", ".join(setting.choices),
+                    value=values[setting.name],
+                )
+            )
     return Settings(workspace=workspace, values=values)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from .app import App, Outcome
 from .config import load_settings
 from .i18n import _
-from .views import outcome_text
+from .mailbox import Sink
+from .views import mailbox_text, outcome_text, report_text
 from .workspace import init
 
 # (trigger, note, facts, actor): the story of one morning in Vĩnh Linh.
@@ -48,8 +49,15 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
     folder = keep if keep is not None else Path(tempfile.mkdtemp(prefix="crisisflow-demo-"))
     try:
         report = init(folder, update=keep is not None and (folder / "crisisflow.toml").exists())
-        app = App(load_settings(report.workspace))
-        echo(_("Demo workspace: {path} (SQLite)").format(path=report.workspace))
+        # The demo's mail goes to a sink of its own, on a free port, whatever the settings say.
+        sink = Sink(report.workspace / "mailbox").start()
+        overrides = {"smtp_host": sink.host, "smtp_port": sink.port, "smtp_security": "none"}
+        app = App(load_settings(report.workspace, overrides))
+        echo(
+            _("Demo workspace: {path} (SQLite; mail to a local sink on port {port})").format(
+                path=report.workspace, port=sink.port
+            )
+        )
         outcome = app.open(
             "media-crisis",
             "Mạng xã hội lan truyền tin sạt lở bờ kè tại thị trấn Cửa Tùng",
@@ -80,9 +88,18 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
                 mails=len(data["messages"]),
             )
         )
+        echo("")
+        echo("$ crisisflow dispatch")
+        echo(report_text(app.dispatch()))
+        echo("")
+        echo("$ crisisflow mailbox list")
+        echo(mailbox_text(app.received(), app.local))
+        sink.stop()
         app.close()
         return folder
     finally:
+        if "sink" in locals():
+            sink.stop()
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class Drafter:
         *,
         language: str,
         mail_from: str,
+        reply_to: str,
         directory_file: Path,
     ) -> None:
         self.directory = directory
@@ -77,6 +78,7 @@ class Drafter:
         self.sender = mail.address(
             org.get("name", "crisisflow"), mail_from or org.get("email") or "crisisflow@localhost"
         )
+        self.reply_to = mail.address(org.get("name", "crisisflow"), reply_to) if reply_to else None
 
     def render(
         self,
@@ -149,6 +151,7 @@ class Drafter:
             "trigger": trigger or "",
             "transition_title": transition.title.get_lang(lang) if transition else "",
             "now": now,
+            "due": None,
             "lang": lang,
             "workspace_command": "crisisflow",
         }
@@ -185,6 +188,8 @@ class Drafter:
     ) -> list[dict[str, Any]]:
         seen: set[str] = set()
         rendered = []
+        now = context["now"]
+        due = now + timedelta(seconds=notify.due_seconds) if notify.due_seconds else None
         for role in notify.roles:
             for recipient in self.recipients(role, incident):
                 if recipient.email in seen:  # one message per address, whatever its roles
@@ -195,22 +200,35 @@ class Drafter:
                     "lang": recipient.lang,
                     "role": role,
                     "recipient": {"name": recipient.name, "email": recipient.email},
+                    "due": due,
                 }
                 parts = self.renderer.render(notify.template, recipient.lang, ctx)
                 subject = parts.get("subject", notify.template)
                 if incident.ref not in subject:
                     subject = f"[{incident.ref}] {subject}"
+                deadline = None
+                if due is not None:
+                    task = notify.template.replace("/", ".")
+                    deadline = mail.Deadline(
+                        due,
+                        summary=subject,
+                        uid=f"{incident.ref.lower()}.{task}.{notify.cause}@{self.sender.domain}",
+                    )
                 composed = mail.compose(
                     sender=self.sender,
                     recipient=mail.address(recipient.name, recipient.email),
                     subject=subject,
                     body=parts["body"],
                     ref=incident.ref,
-                    when=context["now"],
+                    when=now,
+                    reply_to=self.reply_to,
+                    deadline=deadline,
+                    lang=recipient.lang,
                 )
                 rendered.append(
                     {
                         "message_id": composed.message_id,
+                        "sender": self.sender.email,
                         "recipient": recipient.email,
                         "recipient_name": recipient.name,
                         "subject": composed.subject,

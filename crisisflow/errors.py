@@ -10,7 +10,8 @@
     ├── ConflictError               7   someone else changed the incident first
     ├── InvalidInput                8   a fact value, a time, a key=value pair that does not parse
     ├── TemplateError               9   a template that does not render (sandbox, missing variable)
-    └── StorageError               10   database unreachable or its schema out of date
+    ├── StorageError               10   database unreachable or its schema out of date
+    └── DeliveryConfigError        11   the SMTP relay refuses our settings (auth, TLS, sender)
 
 Foreign exceptions are wrapped once, where the library is called, with ``raise X(...) from exc``.
 """
@@ -74,3 +75,7 @@ class TemplateError(CrisisflowError):
 
 class StorageError(CrisisflowError):
     exit_code = 10
+
+
+class DeliveryConfigError(CrisisflowError):
+    exit_code = 11

@@ -25,7 +25,8 @@ from .playbook import Playbook, Step, Transition
 class Notify:
     roles: tuple[str, ...]
     template: str
-    cause: str  # the state entered or the trigger fired, for the dedupe key
+    cause: str  # the state entered or the trigger fired
+    due_seconds: int | None = None  # the task's deadline, counted from now
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,9 @@ def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
     if kind == "stamp":
         return lambda model: model.stamps.setdefault(arg, model.now)
     if kind == "notify":
-        return lambda model: model.effects.append(Notify(arg["to"], arg["template"], cause))
+        return lambda model: model.effects.append(
+            Notify(arg["to"], arg["template"], cause, arg.get("due"))
+        )
     if kind == "draft":
         return lambda model: model.effects.append(Draft(arg["kind"], arg["template"]))
     raise AssertionError(kind)  # pragma: no cover - playbook.ACTIONS and this agree

@@ -3,11 +3,13 @@ exact bytes to send, so a retry sends the same message with the same Message-ID.
 
 from __future__ import annotations
 
+import base64
 import functools
+import html
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import quoprimime
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -75,9 +77,29 @@ def thread_id(domain: str, ref: str) -> str:
     return f"<incident.{ref.lower()}@{domain}>"
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A task's due time, attached as an iCalendar event that calendar programs accept."""
+
+    due: datetime
+    summary: str
+    uid: str
+
+
 def compose(
-    *, sender: Mailbox, recipient: Mailbox, subject: str, body: str, ref: str, when: datetime
+    *,
+    sender: Mailbox,
+    recipient: Mailbox,
+    subject: str,
+    body: str,
+    ref: str,
+    when: datetime,
+    reply_to: Mailbox | None = None,
+    deadline: Deadline | None = None,
+    lang: str = "vi",
 ) -> Composed:
+    """The exact bytes of one message: plain text and HTML alternatives, the task's deadline
+    as an .ics attachment when it has one, threaded with the incident's other messages."""
     domain = sender.domain or "localhost"
     message_id = new_message_id(domain, ref)
     subject = one_line(" ".join(subject.split()), "subject")  # a subject is one line
@@ -92,12 +114,81 @@ def compose(
         ("In-Reply-To", thread),
         ("X-Crisisflow-Incident", one_line(ref, "incident reference")),
     ]
-    headers += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", 'text/plain; charset="utf-8"'),
-        ("Content-Transfer-Encoding", "quoted-printable"),
-    ]
+    if reply_to is not None:
+        headers.append(("Reply-To", reply_to.header()))
+    boundary = "=_cf_" + uuid.uuid4().hex  # "=_" never occurs in QP or base64 text
+    alternative = _multipart(
+        "alternative",
+        boundary + "a",
+        [
+            _part('text/plain; charset="utf-8"', "quoted-printable", _qp(body)),
+            _part('text/html; charset="utf-8"', "quoted-printable", _qp(_html(body, lang))),
+        ],
+    )
+    if deadline is None:
+        content = alternative
+    else:
+        ics = base64.encodebytes(_ics(deadline, subject, when)).decode("ascii")
+        name = f"{ref}.ics"
+        attachment = _part(
+            f'text/calendar; charset="utf-8"; method=PUBLISH; name="{name}"',
+            "base64",
+            ics.replace("\n", "\r\n"),
+            f'Content-Disposition: attachment; filename="{name}"\r\n',
+        )
+        content = _multipart("mixed", boundary + "m", [alternative, attachment])
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    octets = body.replace("\r\n", "\n").encode("utf-8").decode("latin-1")  # as email.charset
-    text = quoprimime.body_encode(octets, eol="\r\n")
-    return Composed(message_id, subject, (head + "\r\n" + text).encode("ascii"))
+    return Composed(message_id, subject, (head + "MIME-Version: 1.0\r\n" + content).encode("ascii"))
+
+
+def _qp(text: str) -> str:
+    octets = text.replace("\r\n", "\n").encode("utf-8").decode("latin-1")  # as email.charset
+    return quoprimime.body_encode(octets, eol="\r\n")
+
+
+def _part(content_type: str, encoding: str, payload: str, extra: str = "") -> str:
+    return (
+        f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n{extra}"
+        f"\r\n{payload}"
+    )
+
+
+def _multipart(subtype: str, boundary: str, parts: list[str]) -> str:
+    body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts)
+    return (
+        f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n{body}--{boundary}--\r\n'
+    )
+
+
+def _html(text: str, lang: str) -> str:
+    """The plain text as HTML: escaped (text from users must not become markup), paragraphs
+    on blank lines, line breaks kept."""
+    paragraphs = [p.strip("\n") for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    blocks = "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return (
+        f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}"><head><meta charset="utf-8"></head>'
+        f'<body style="font-family: sans-serif">\n{blocks}\n</body></html>\n'
+    )
+
+
+def _ics(deadline: Deadline, subject: str, when: datetime) -> bytes:
+    from icalendar import Alarm, Calendar, Event  # only messages with a deadline need it
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//crisisflow//deadline//VI")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", deadline.uid)
+    event.add("dtstamp", when)
+    event.add("dtstart", deadline.due)
+    event.add("dtend", deadline.due + timedelta(minutes=15))
+    event.add("summary", deadline.summary)
+    event.add("description", subject)
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", deadline.summary)
+    alarm.add("trigger", timedelta(minutes=-30))
+    event.add_component(alarm)
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())

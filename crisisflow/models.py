@@ -146,6 +146,7 @@ outbox = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=True),
     Column("dedupe_key", String(255), nullable=False, unique=True),
     Column("message_id", String(255), nullable=False, unique=True),
+    Column("sender", String(320), nullable=False, server_default=""),  # the envelope sender
     Column("recipient", String(320), nullable=False),
     Column("recipient_name", Text, nullable=False),
     Column("subject", Text, nullable=False),
@@ -155,6 +156,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime, nullable=True),
+    Column("claimed_by", String(32), nullable=True),  # the dispatcher run holding the claim
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),

@@ -141,6 +141,18 @@ class Playbook:
                     yield step.arg["template"], step.line
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int | None:
+    """'90m', '2h', '3d' → seconds; None if it is not such a duration."""
+    match = _DURATION_RE.match(str(value)) if isinstance(value, str | int) else None
+    if match is None or int(match.group(1)) <= 0:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
 def content_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
@@ -317,7 +329,8 @@ def _check_step(r: _Reader, kind: str, arg: Any, line: int, where: str) -> Step 
         if spec is None:
             return None
         extra = ("to",) if kind == "notify" else ("kind",)
-        r.keys(spec, where, ("template", *extra), ("template", *extra))
+        optional = ("due",) if kind == "notify" else ()
+        r.keys(spec, where, ("template", *extra, *optional), ("template", *extra))
         template = spec.get("template")
         if not isinstance(template, str) or not TEMPLATE_RE.match(template):
             r.problem(
@@ -327,7 +340,17 @@ def _check_step(r: _Reader, kind: str, arg: Any, line: int, where: str) -> Step 
             return None
         if kind == "notify":
             to = r.names(spec.get("to"), where + " to", r.line(spec, "to", line))
-            return Step(kind, {"to": to, "template": template}, line)
+            due = None
+            if "due" in spec:
+                due = parse_duration(spec["due"])
+                if due is None:
+                    r.problem(
+                        r.line(spec, "due", line),
+                        _("{where}: due must be a duration such as 90m, 2h or 3d").format(
+                            where=where
+                        ),
+                    )
+            return Step(kind, {"to": to, "template": template, "due": due}, line)
         statement = r.names(spec.get("kind"), where + " kind", r.line(spec, "kind", line))
         if len(statement) != 1:
             r.problem(line, _("{where}: kind must be one statement name").format(where=where))

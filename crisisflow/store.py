@@ -22,7 +22,7 @@ from . import models as m
 from .errors import ConflictError, StorageError
 from .i18n import _
 
-SCHEMA_HEAD = "0001"  # the newest migration; a test keeps it equal to Alembic's head
+SCHEMA_HEAD = "0002"  # the newest migration; a test keeps it equal to Alembic's head
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -147,8 +147,8 @@ class Store:
                 ).format(url=safe_url(self.url), have=revision or _("none"), want=SCHEMA_HEAD)
             )
 
-    def upgrade(self) -> tuple[str | None, str]:
-        """Run the shipped Alembic migrations up to head; return (before, after)."""
+    def upgrade(self, target: str = "head") -> tuple[str | None, str]:
+        """Run the shipped Alembic migrations up to ``target``; return (before, after)."""
         from alembic import command
         from alembic.config import Config
 
@@ -158,14 +158,14 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(config, target)
         except SQLAlchemyError as exc:
             raise StorageError(
                 _("database {url}: migration failed: {error}").format(
                     url=safe_url(self.url), error=_describe(exc)
                 )
             ) from exc
-        return before, SCHEMA_HEAD
+        return before, SCHEMA_HEAD if target == "head" else target
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -342,7 +342,12 @@ def messages_of(conn: Connection, incident_id: int) -> Sequence[Any]:
 def list_incidents(
     conn: Connection, *, state: str | None, include_closed: bool, limit: int
 ) -> Sequence[Any]:
-    inc = m.incidents
+    inc, ob = m.incidents, m.outbox
+    undeliverable = (
+        sa.select(sa.func.count())
+        .where(ob.c.incident_id == inc.c.id, ob.c.status == m.DEAD)
+        .scalar_subquery()
+    )
     query = sa.select(
         inc.c.ref,
         inc.c.playbook_id,
@@ -351,9 +356,143 @@ def list_incidents(
         inc.c.opened_at,
         inc.c.updated_at,
         inc.c.closed_at,
+        undeliverable.label("undeliverable"),
     )
     if state:
         query = query.where(inc.c.state == state)
     if not include_closed:
         query = query.where(inc.c.closed_at.is_(None))
     return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()
+
+
+# --- the outbox: claims with a lease, results, the duty officer's view ------------------------
+
+
+def claim_due(
+    conn: Connection, *, now: datetime, lease_until: datetime, token: str, limit: int
+) -> Sequence[Any]:
+    """Claim up to ``limit`` due messages in one statement and return them.
+
+    Due means pending and its time has come, or held by a dispatcher whose lease ran out (it
+    crashed). One UPDATE ... RETURNING over a sub-select: on PostgreSQL the sub-select skips
+    rows other dispatchers hold locked, on SQLite the write transaction already excludes them.
+    Selecting ids first and updating them after would let two dispatchers claim the same rows.
+    """
+    ob = m.outbox
+    due = (
+        sa.select(ob.c.id)
+        .where(
+            sa.or_(
+                sa.and_(ob.c.status == m.PENDING, ob.c.next_attempt_at <= now),
+                sa.and_(ob.c.status == m.SENDING, ob.c.claimed_until < now),
+            )
+        )
+        .order_by(ob.c.next_attempt_at, ob.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return conn.execute(
+        ob.update()
+        .where(ob.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=m.SENDING,
+            claimed_by=token,
+            claimed_until=lease_until,
+            attempts=ob.c.attempts + 1,
+        )
+        .returning(
+            ob.c.id,
+            ob.c.incident_id,
+            ob.c.sender,
+            ob.c.recipient,
+            ob.c.raw,
+            ob.c.attempts,
+            ob.c.message_id,
+        )
+    ).all()
+
+
+_SETTLE = (
+    m.outbox.update()
+    .where(m.outbox.c.id == sa.bindparam("_id"), m.outbox.c.claimed_by == sa.bindparam("_token"))
+    .values(
+        status=sa.bindparam("_status"),
+        attempts=m.outbox.c.attempts - sa.bindparam("_refund"),
+        next_attempt_at=sa.bindparam("_next"),
+        sent_at=sa.bindparam("_sent_at"),
+        last_error=sa.bindparam("_reply"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
+def settle(conn: Connection, token: str, results: list[dict[str, Any]]) -> int:
+    """Record delivery results for rows this dispatcher still holds; return how many were.
+
+    Each result: ``id``, ``status``, ``next`` (next attempt time), ``sent_at``, ``reply``,
+    ``refund`` (1 when the attempt must not count, e.g. a configuration error)."""
+    if not results:
+        return 0
+    params = [
+        {
+            "_id": r["id"],
+            "_token": token,
+            "_status": r["status"],
+            "_refund": r.get("refund", 0),
+            "_next": r["next"],
+            "_sent_at": r.get("sent_at"),
+            "_reply": r.get("reply"),
+        }
+        for r in results
+    ]
+    return int(conn.execute(_SETTLE, params).rowcount)
+
+
+def outbox_rows(
+    conn: Connection, *, status: str | None, ref: str | None, limit: int
+) -> Sequence[Any]:
+    ob, inc = m.outbox, m.incidents
+    query = (
+        sa.select(
+            ob.c.id,
+            inc.c.ref,
+            ob.c.recipient,
+            ob.c.recipient_name,
+            ob.c.subject,
+            ob.c.status,
+            ob.c.attempts,
+            ob.c.next_attempt_at,
+            ob.c.last_error,
+            ob.c.message_id,
+            ob.c.created_at,
+            ob.c.sent_at,
+        )
+        .select_from(ob.outerjoin(inc, inc.c.id == ob.c.incident_id))
+        .order_by(ob.c.id.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(ob.c.status == status)
+    if ref:
+        query = query.where(inc.c.ref == ref)
+    return conn.execute(query).all()
+
+
+def outbox_counts(conn: Connection) -> dict[str, int]:
+    ob = m.outbox
+    rows = conn.execute(sa.select(ob.c.status, sa.func.count()).group_by(ob.c.status)).all()
+    return {status: int(count) for status, count in rows}
+
+
+def requeue(conn: Connection, *, ids: list[int] | None, now: datetime) -> list[int]:
+    """Put dead messages (these ids, or all of them) back in the queue with fresh attempts."""
+    ob = m.outbox
+    query = ob.update().where(ob.c.status == m.DEAD)
+    if ids is not None:
+        query = query.where(ob.c.id.in_(ids))
+    result = conn.execute(
+        query.values(status=m.PENDING, attempts=0, next_attempt_at=now).returning(ob.c.id)
+    )
+    return sorted(int(i) for i in result.scalars())

@@ -10,7 +10,11 @@ from .i18n import _
 from .playbook import Playbook, Step
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from .app import Outcome
+    from .dispatch import Report
+    from .mailbox import Stored
 
 
 def _step(step: Step) -> str:
@@ -199,8 +203,80 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
             lines.append(
                 f"  {s['kind']:<20} v{last['number']}  {local(last['created_at'])}  {last['title']}"
             )
+    if data["undeliverable"]:
+        lines.append(
+            _(
+                "WARNING: {n} e-mail(s) could not be delivered; see `crisisflow outbox "
+                "--incident {ref}`"
+            ).format(n=data["undeliverable"], ref=data["ref"])
+        )
     if data["messages"]:
         lines.append(_("E-mails:"))
         for msg in data["messages"]:
             lines.append(f"  #{msg['id']:<5} {msg['status']:<8} {msg['to']:<34} {msg['subject']}")
+    return "\n".join(lines)
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    return {
+        "sent": report.sent,
+        "retry": report.retried,
+        "dead": report.dead,
+        "released": report.released,
+    }
+
+
+def report_text(report: Report) -> str:
+    lines = [
+        _("sent {sent}, to retry later {retry}, undeliverable {dead}").format(
+            sent=report.sent, retry=report.retried, dead=len(report.dead)
+        )
+    ]
+    for dead in report.dead:
+        lines.append("  " + _("UNDELIVERABLE #{id} to {to}: {reply}").format(**dead))
+    if report.dead:
+        lines.append(_("Fix the address or the cause, then `crisisflow outbox retry ID`."))
+    return "\n".join(lines)
+
+
+def outbox_text(rows: list[dict[str, Any]], local: Callable[[Any], str]) -> str:
+    if not rows:
+        return _("No messages.")
+    lines = []
+    for r in rows:
+        when = local(r["sent_at"] or r["next_attempt_at"])
+        lines.append(
+            f"#{r['id']:<6} {r['status']:<8} {r['attempts']:>2}× {when}  "
+            f"{r['incident'] or '-':<14} {r['to']:<32} {r['subject']}"
+        )
+        if r["status"] != "sent" and r["last_reply"]:
+            lines.append("        " + _("last reply: {reply}").format(reply=r["last_reply"]))
+    return "\n".join(lines)
+
+
+def stored_data(stored: Stored) -> dict[str, Any]:
+    data = asdict(stored)
+    data["received_at"] = stored.received_at.isoformat()
+    return data
+
+
+def mailbox_text(received: list[Stored], local: Callable[[Any], str]) -> str:
+    if not received:
+        return _("The mailbox is empty.")
+    return "\n".join(
+        f"{n:>4}  {local(s.received_at)}  {s.to:<32} {s.subject}" for n, s in enumerate(received, 1)
+    )
+
+
+def message_text(msg: EmailMessage) -> str:
+    lines = [
+        f"{name}: {msg[name]}"
+        for name in ("From", "To", "Subject", "Date", "Message-ID")
+        if msg[name]
+    ]
+    body = msg.get_body(("plain",))
+    lines += ["", body.get_content() if body is not None else ""]
+    attachments = [a.get_filename() or a.get_content_type() for a in msg.iter_attachments()]
+    if attachments:
+        lines.append(_("Attachments: {names}").format(names=", ".join(attachments)))
     return "\n".join(lines)

@@ -181,7 +181,9 @@ def test_queued_mail_is_composed_once_with_stable_headers(app: App) -> None:
     assert ref in msg["Subject"]
     assert msg["To"].addresses[0].addr_spec == "vanphong@vinhlinh.example"
     assert msg["References"] == f"<incident.{ref.lower()}@vinhlinh.example>"
-    assert TITLE in msg.get_content()
+    assert TITLE in msg.get_body(("plain",)).get_content()
+    assert TITLE in msg.get_body(("html",)).get_content()
+    assert row.sender == "crisisflow@vinhlinh.example"
 
 
 def test_render_error_in_a_workspace_template_changes_nothing(app: App, workspace: Path) -> None:

@@ -189,7 +189,7 @@ def test_missing_option_is_a_usage_error(workspace: Path) -> None:
 
 def test_broken_settings_file_is_a_config_error(workspace: Path) -> None:
     (workspace / "crisisflow.toml").write_text("[crisisflow]\nlanguage = 'fr'\n", encoding="utf-8")
-    assert "vi or en" in run(workspace, "list", code=3).stderr
+    assert "vi, en" in run(workspace, "list", code=3).stderr
     (workspace / "crisisflow.toml").write_text("[crisisflow]\ncolour = 1\n", encoding="utf-8")
     assert "unknown setting 'colour'" in run(workspace, "list", code=3).stderr
 
@@ -208,7 +208,7 @@ def test_broken_directory_names_file_and_line(workspace: Path) -> None:
 
 def test_db_status_and_upgrade(workspace: Path) -> None:
     assert "current" in run(workspace, "db", "status").stdout
-    assert "0001 → 0001" in run(workspace, "db", "upgrade").stdout
+    assert "0002 → 0002" in run(workspace, "db", "upgrade").stdout
 
 
 def test_debug_shows_the_traceback(workspace: Path) -> None:

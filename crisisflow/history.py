@@ -1,0 +1,67 @@
+"""An incident's history: appending hash-chained events.
+
+The incident row holds the chain's head (``head_hash``) and a version that counts its events,
+so the next event's number and predecessor are known without reading the events.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import audit, store
+from . import models as m
+from .errors import ConflictError
+from .i18n import _
+
+
+def plain_json(value: Any) -> Any:
+    """A JSON-safe copy (tuples → lists, datetimes → ISO text), as it will read back."""
+    return json.loads(
+        json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else list(v))
+    )
+
+
+def event_row(
+    incident_id: int, ref: str, *, seq: int, prev_hash: str, **fields: Any
+) -> dict[str, Any]:
+    """An event row, its hash chained to the incident's previous event."""
+    fields["seq"] = seq
+    fields["data"] = plain_json(fields.get("data") or {})
+    for name in ("trigger", "from_state", "to_state", "note"):
+        fields.setdefault(name, None)
+    digest = audit.event_hash(ref, prev_hash, fields)
+    return {"incident_id": incident_id, "prev_hash": prev_hash, "hash": digest, **fields}
+
+
+def append(
+    conn: Connection, incident_id: int, *, at: datetime, actor: str, kind: str, **fields: Any
+) -> dict[str, Any]:
+    """Append an event to an incident from outside a command (the dispatcher, the clock),
+    inside the caller's transaction. The row lock orders it with concurrent commands."""
+    inc = m.incidents
+    row = conn.execute(
+        sa.select(inc.c.ref, inc.c.version, inc.c.head_hash)
+        .where(inc.c.id == incident_id)
+        .with_for_update()
+    ).one()
+    event = event_row(
+        incident_id,
+        row.ref,
+        seq=row.version + 1,
+        prev_hash=row.head_hash,
+        at=at,
+        actor=actor,
+        kind=kind,
+        **fields,
+    )
+    if not store.update_incident(conn, incident_id, row.version, {"head_hash": event["hash"]}):
+        raise ConflictError(
+            _("{ref} changed while its history was written; try again").format(ref=row.ref)
+        )
+    store.insert_event(conn, event)
+    return event
