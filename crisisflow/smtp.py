@@ -128,6 +128,17 @@ class Connection:
                 await self.close()  # servers drop idle connections; do not lose a message to it
             if self.client is None:
                 self.client = await self._open()
+        except aiosmtplib.SMTPException as exc:
+            await self.close()
+            if type(exc) is aiosmtplib.SMTPException:
+                # Raised bare while connecting when the server lacks what the settings demand
+                # (STARTTLS, an AUTH method): sending anyway would be sending insecurely.
+                return Result(Verdict.CONFIG, str(exc))
+            return classify(exc)
+        except Exception as exc:
+            await self.close()
+            return classify(exc)
+        try:
             _refused, reply = await self.client.sendmail(sender, [recipient], raw)
             self.last_used = time.monotonic()
             return Result(Verdict.SENT, reply)

@@ -65,3 +65,40 @@ def test_sqlite_connections_are_durable_and_use_wal(tmp_path: object) -> None:
     }
     database.dispose()
     assert sa.make_url(database.url).database.endswith("x.db")  # type: ignore[union-attr]
+
+
+def test_upgrade_from_the_first_schema_keeps_every_row(db_url: str) -> None:
+    database = store.Store(db_url)
+    assert database.upgrade("0001") == (None, "0001")
+    now = "2026-11-26 01:00:00"
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO playbook_versions (hash, playbook_id, version, filename, source, "
+                "compiled, created_at) VALUES ('h', 'media-crisis', 1, 'f', 's', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO incidents (ref, playbook_id, playbook_hash, state, title, facts, "
+                "stamps, version, head_hash, opened_at, updated_at) VALUES ('KC-2026-0001', "
+                "'media-crisis', 'h', 'detected', 'Tiêu đề', '{}', '{}', 1, 'x', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO outbox (incident_id, dedupe_key, message_id, recipient, "
+                "recipient_name, subject, template, raw, status, attempts, next_attempt_at, "
+                "created_at) VALUES "
+                "(1, 'k', '<m@x>', 'a@x.example', 'A', 'S', 't', :raw, 'pending', 0, :now, :now)"
+            ),
+            {"now": now, "raw": b"raw"},
+        )
+    assert database.upgrade() == ("0001", store.SCHEMA_HEAD)
+    with database.reading() as conn:
+        row = conn.execute(sa.select(models.outbox)).one()
+        title = conn.execute(sa.select(models.incidents.c.title)).scalar()
+    assert (row.message_id, row.sender, row.claimed_by, title) == ("<m@x>", "", None, "Tiêu đề")
+    database.dispose()

@@ -1,0 +1,305 @@
+"""Delivering the outbox to real SMTP servers on loopback, including servers that fail."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from crisisflow import models, store
+from crisisflow.app import App
+from crisisflow.cli import cli
+from crisisflow.config import load_settings
+from crisisflow.errors import DeliveryConfigError
+
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+from .smtp_servers import Recorder, busy_server, refusing_credentials, smtp_server
+
+TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
+
+
+def app_on(workspace: Path, clock: FakeClock, port: int, **settings: Any) -> App:
+    overrides = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_security": "none",
+        "smtp_timeout": 5.0,
+        **settings,
+    }
+    return App(load_settings(workspace, overrides), clock=clock)
+
+
+def outbox(app: App) -> list[Any]:
+    with app.store.reading() as conn:
+        return list(conn.execute(sa.select(models.outbox).order_by(models.outbox.c.id)))
+
+
+def queue_some_mail(app: App) -> str:
+    """An incident up to verification: 2 messages (coordinator, then the field unit)."""
+    ref = app.open("media-crisis", TITLE).ref
+    app.advance(ref, "triage")
+    app.advance(ref, "verify", given={"field_unit": "ubnd-cua-tung"})
+    return ref
+
+
+def test_every_queued_message_is_delivered_with_its_headers(
+    workspace: Path, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port)
+        ref = app.open("media-crisis", TITLE).ref
+        walk(app, ref, MEDIA_CRISIS_PATH)
+        report = app.dispatch()
+    rows = outbox(app)
+    assert report.sent == len(rows) == len(recorder.received) == 16
+    assert {r.status for r in rows} == {"sent"}
+    by_id = {m["Message-ID"]: m for m in recorder.messages()}
+    assert set(by_id) == {r.message_id for r in rows}
+    for row in rows:
+        msg = by_id[row.message_id]
+        assert msg["To"].addresses[0].addr_spec == row.recipient
+        assert msg["Subject"].startswith(f"[{ref}]") and msg["Subject"] == row.subject
+        assert msg["References"] == f"<incident.{ref.lower()}@vinhlinh.example>"
+        assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+    task = next(m for m in by_id.values() if "Phiếu giao nhiệm vụ" in m["Subject"])
+    calendar = icalendar.Calendar.from_ical(next(task.iter_attachments()).get_content())
+    event = next(iter(calendar.walk("VEVENT")))
+    assert event.decoded("dtstart") == clock.now + timedelta(hours=2)  # the 2 h verify target
+    app.close()
+
+
+def test_421_on_connect_is_retried_later_then_delivered(workspace: Path, clock: FakeClock) -> None:
+    with busy_server() as port:
+        app = app_on(workspace, clock, port)
+        queue_some_mail(app)
+        report = app.dispatch()
+    assert report.sent == 0 and report.retried == 2
+    rows = outbox(app)
+    assert {r.status for r in rows} == {"pending"} and {r.attempts for r in rows} == {1}
+    assert all("421" in r.last_error for r in rows)
+    assert all(r.next_attempt_at > clock.now for r in rows)
+    app.close()
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port)
+        assert app.dispatch().sent == 0  # not due yet: the backoff holds
+        clock.advance(minutes=2)
+        assert app.dispatch().sent == 2
+    assert len(recorder.received) == 2
+    app.close()
+
+
+def test_451_to_rcpt_is_transient(workspace: Path, clock: FakeClock) -> None:
+    with smtp_server(Recorder(rcpt_reply="451 4.3.0 Mailbox busy")) as port:
+        app = app_on(workspace, clock, port)
+        queue_some_mail(app)
+        report = app.dispatch()
+    assert report.retried == 2 and not report.dead
+    assert all(r.status == "pending" and r.last_error.startswith("451") for r in outbox(app))
+    app.close()
+
+
+def test_550_for_one_recipient_is_dead_shown_and_can_be_retried(
+    workspace: Path, clock: FakeClock
+) -> None:
+    recorder = Recorder(refuse={"cuatung@vinhlinh.example": "550 5.1.1 No such user"})
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port)
+        ref = queue_some_mail(app)
+        report = app.dispatch()
+    assert report.sent == 1 and [d["to"] for d in report.dead] == ["cuatung@vinhlinh.example"]
+    data = app.show(ref)
+    assert data["undeliverable"] == 1
+    dead = data["events"][-1]
+    assert dead["kind"] == "message_dead" and "550 5.1.1 No such user" in dead["note"]
+    assert app.list_incidents()[0]["undeliverable"] == 1
+    runner = CliRunner()
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    listed = runner.invoke(cli, ["outbox", "--status", "dead"], env=env)
+    assert "550 5.1.1 No such user" in listed.stdout
+    assert "undeliverable mail: 1" in runner.invoke(cli, ["list"], env=env).stdout
+    assert "could not be delivered" in runner.invoke(cli, ["show", ref], env=env).stdout
+    dead_id = str(report.dead[0]["id"])
+    assert runner.invoke(cli, ["outbox", "retry", dead_id], env=env).exit_code == 0
+    assert [r.status for r in outbox(app)] == ["sent", "pending"]
+    app.close()
+
+
+def test_hang_up_mid_data_resends_the_same_message(workspace: Path, clock: FakeClock) -> None:
+    recorder = Recorder(hang_up=True)
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port)
+        queue_some_mail(app)
+        first_ids = [r.message_id for r in outbox(app)]
+        assert app.dispatch().retried == 2
+        recorder.hang_up = False
+        clock.advance(minutes=2)
+        assert app.dispatch().sent == 2
+    assert sorted(m["Message-ID"] for m in recorder.messages()) == sorted(first_ids)
+    app.close()
+
+
+def test_server_stalling_past_the_timeout_is_transient(workspace: Path, clock: FakeClock) -> None:
+    with smtp_server(Recorder(stall=3.0)) as port:
+        app = app_on(workspace, clock, port, smtp_timeout=0.5, smtp_connections=2)
+        queue_some_mail(app)
+        report = app.dispatch()
+    assert report.retried == 2
+    assert all("Timeout" in r.last_error for r in outbox(app))
+    app.close()
+
+
+# The test server asks for AUTH over plain text on loopback; aiosmtpd rightly warns.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_refused_credentials_stop_sending_without_using_attempts(
+    workspace: Path, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    with refusing_credentials(recorder) as port:
+        app = app_on(
+            workspace, clock, port, smtp_user="crisisflow", smtp_password="wrong-horse-battery"
+        )
+        queue_some_mail(app)
+        with pytest.raises(DeliveryConfigError, match="authentication refused") as caught:
+            app.dispatch()
+    assert "wrong-horse-battery" not in str(caught.value)
+    rows = outbox(app)
+    assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
+    assert recorder.received == []
+    app.close()
+
+
+def test_starttls_required_but_not_offered_sends_nothing(workspace: Path, clock: FakeClock) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port, smtp_security="starttls")
+        queue_some_mail(app)
+        with pytest.raises(DeliveryConfigError, match="STARTTLS extension not supported"):
+            app.dispatch()
+    assert recorder.received == []
+    assert {(r.status, r.attempts) for r in outbox(app)} == {("pending", 0)}
+    app.close()
+
+
+def test_a_message_failing_every_time_ends_dead_after_max_attempts(
+    workspace: Path, clock: FakeClock
+) -> None:
+    with busy_server() as port:
+        app = app_on(workspace, clock, port, max_attempts=3)
+        ref = queue_some_mail(app)
+        for _ in range(3):
+            app.dispatch()
+            clock.advance(hours=2)
+    assert {(r.status, r.attempts) for r in outbox(app)} == {("dead", 3)}
+    assert app.show(ref)["undeliverable"] == 2
+    app.close()
+
+
+def test_cli_dispatch_reports_undeliverable_mail_with_its_exit_code(
+    workspace: Path, clock: FakeClock
+) -> None:
+    recorder = Recorder(refuse={"vanphong@vinhlinh.example": "550 5.7.1 Rejected"})
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port)
+        app.open("media-crisis", TITLE)
+        env = {"CRISISFLOW_HOME": str(workspace), "CRISISFLOW_SMTP_PORT": str(port)}
+        result = CliRunner().invoke(cli, ["dispatch"], env=env)
+    assert result.exit_code == 12
+    assert "UNDELIVERABLE" in result.stdout and "550 5.7.1 Rejected" in result.stdout
+    app.close()
+
+
+def test_expired_claims_return_to_the_queue_and_late_results_are_ignored(
+    workspace: Path, clock: FakeClock
+) -> None:
+    app = app_on(workspace, clock, 1)
+    queue_some_mail(app)
+    lease = clock.now + timedelta(seconds=60)
+    with app.store.writing() as conn:
+        first = store.claim_due(conn, now=clock.now, lease_until=lease, token="a", limit=10)
+        assert store.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10) == []
+    clock.advance(seconds=61)  # dispatcher "a" crashed
+    with app.store.writing() as conn:
+        second = store.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10)
+        late = [{"id": r.id, "status": "sent", "next": clock.now} for r in first]
+        assert store.settle(conn, "a", late) == 0
+    assert [r.id for r in second] == [r.id for r in first]
+    assert {r.attempts for r in second} == {2}
+    app.close()
+
+
+def test_two_dispatchers_never_claim_the_same_row(workspace: Path, clock: FakeClock) -> None:
+    app = app_on(workspace, clock, 1)
+    with app.store.writing() as conn:
+        conn.execute(
+            models.outbox.insert(),
+            [
+                {
+                    "dedupe_key": f"k{n}",
+                    "message_id": f"<{n}@t>",
+                    "sender": "a@t.example",
+                    "recipient": f"u{n}@t.example",
+                    "recipient_name": "u",
+                    "subject": "s",
+                    "template": "t",
+                    "raw": b"x",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": clock.now,
+                    "created_at": clock.now,
+                }
+                for n in range(600)
+            ],
+        )
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+
+    def dispatcher(token: str) -> None:
+        database = store.Store(app.settings.database_url)
+        while True:
+            with database.writing() as conn:
+                rows = store.claim_due(
+                    conn,
+                    now=clock.now,
+                    lease_until=clock.now + timedelta(minutes=5),
+                    token=token,
+                    limit=7,
+                )
+            if not rows:
+                break
+            claimed[token] += [r.id for r in rows]
+        database.dispose()
+
+    threads = [threading.Thread(target=dispatcher, args=(t,)) for t in claimed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = claimed["a"] + claimed["b"]
+    assert len(everything) == len(set(everything)) == 600
+    assert claimed["a"] and claimed["b"]
+    app.close()
+
+
+def test_mailbox_sink_keeps_what_it_receives(workspace: Path, clock: FakeClock) -> None:
+    probe = App(load_settings(workspace), clock=clock)
+    with probe.sink(port=0) as sink:
+        app = app_on(workspace, clock, sink.port)
+        queue_some_mail(app)
+        assert app.dispatch().sent == 2
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    listed = CliRunner().invoke(cli, ["mailbox", "list", "--json"], env=env)
+    received = __import__("json").loads(listed.stdout)
+    assert [r["to"] for r in received] == ["vanphong@vinhlinh.example", "cuatung@vinhlinh.example"]
+    shown = CliRunner().invoke(cli, ["mailbox", "show", "2"], env=env)
+    assert "Phiếu giao nhiệm vụ" in shown.stdout and "KC-2026-0001.ics" in shown.stdout
+    missing = CliRunner().invoke(cli, ["mailbox", "show", "99"], env=env)
+    assert missing.exit_code == 5
+    app.close()
+    probe.close()

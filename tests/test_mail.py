@@ -1,0 +1,82 @@
+"""Composing messages: readable in ordinary clients, no way for user text to add headers."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crisisflow import mail
+from crisisflow.errors import InvalidInput
+
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
+SENDER = mail.address("UBND huyện Vĩnh Linh", "crisisflow@vinhlinh.example")
+
+
+def compose(**kw: object) -> email.message.EmailMessage:
+    args = {
+        "sender": SENDER,
+        "recipient": mail.address("Văn phòng", "vanphong@vinhlinh.example"),
+        "subject": "[KC-2026-0001] Phát hiện vụ việc mới",
+        "body": "Kính gửi: Văn phòng\n",
+        "ref": "KC-2026-0001",
+        "when": NOW,
+        **kw,
+    }
+    raw = mail.compose(**args).raw  # type: ignore[arg-type]
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # every line ends in CRLF
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("bad", ["a\r\nBcc: victim@example.com", "a\nX-Evil: 1", "a\x00b"])
+def test_line_breaks_in_names_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        mail.address(bad, "x@vinhlinh.example")
+
+
+@pytest.mark.parametrize("wrapped", ["a\r\nBcc: victim@example.com", "a\nX-Evil: 1"])
+def test_a_wrapped_subject_is_folded_to_one_line_never_to_a_header(wrapped: str) -> None:
+    msg = compose(subject=wrapped)
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert msg["Subject"] == " ".join(wrapped.split())
+
+
+@given(
+    name=st.text(max_size=40).filter(lambda s: not any(c in s for c in "\r\n\x00")),
+    subject=st.text(max_size=80).filter(lambda s: not any(c in s for c in "\r\n\x00")),
+)
+def test_any_name_and_subject_stay_in_their_header(name: str, subject: str) -> None:
+    msg = compose(recipient=mail.address(name, "vanphong@vinhlinh.example"), subject=subject)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["vanphong@vinhlinh.example"]
+    assert msg["Bcc"] is None and msg["Cc"] is None
+    assert str(msg["Subject"]) == " ".join(subject.split())
+
+
+def test_vietnamese_text_reads_back_exactly() -> None:
+    body = "Kính gửi: Văn phòng HĐND và UBND huyện\n\nĐề nghị xác minh <ngay>.\n"
+    msg = compose(body=body)
+    assert msg["Subject"] == "[KC-2026-0001] Phát hiện vụ việc mới"
+    assert msg["From"].addresses[0].display_name == "UBND huyện Vĩnh Linh"
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == body
+    html = msg.get_body(("html",)).get_content()
+    assert "&lt;ngay&gt;" in html and "<ngay>" not in html  # user text never becomes markup
+    assert not msg.defects
+
+
+def test_deadline_travels_as_an_ics_event() -> None:
+    deadline = mail.Deadline(NOW + timedelta(hours=2), "Hạn xác minh", "x@vinhlinh.example")
+    msg = compose(deadline=deadline, reply_to=mail.address("Văn phòng", "vp@vinhlinh.example"))
+    assert msg["Reply-To"].addresses[0].addr_spec == "vp@vinhlinh.example"
+    attachment = next(msg.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert "DTSTART:20261126T030000Z" in attachment.get_content()
+
+
+def test_every_message_has_its_own_id_in_the_incident_thread() -> None:
+    first, second = compose(), compose()
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["References"] == second["References"] == "<incident.kc-2026-0001@vinhlinh.example>"
