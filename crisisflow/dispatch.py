@@ -30,6 +30,15 @@ ACTOR = "crisisflow-dispatch"
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A row this dispatcher holds, under which token, until when."""
+
+    row: Any
+    token: str
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
 class Policy:
     connections: int = 4
     batch: int = 200
@@ -80,65 +89,51 @@ class Dispatcher:
         self.policy = policy
         self.clock = clock
         self.connections = [Connection(smtp) for _ in range(max(1, policy.connections))]
-        self.token = uuid.uuid4().hex
 
     async def _db(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db, function, *args)
 
     # --- database side ---------------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[Any]:
+    def _claim(self, limit: int) -> list[Claim]:
+        """Claim due rows under a token of their own: if this dispatcher ever holds a row
+        again after its lease ran out, results recorded under the old claim miss it."""
         now = self.clock()
+        token = uuid.uuid4().hex
+        lease_until = now + timedelta(seconds=self.policy.lease)
         with self.store.writing() as conn:
-            rows = store.claim_due(
-                conn,
-                now=now,
-                lease_until=now + timedelta(seconds=self.policy.lease),
-                token=self.token,
-                limit=limit,
-            )
-        return list(rows)
+            rows = store.claim_due(conn, now=now, lease_until=lease_until, token=token, limit=limit)
+        return [Claim(row, token, lease_until) for row in rows]
 
-    def _settle(self, outcomes: list[tuple[Any, Result]], report: Report) -> None:
+    def _settle(self, outcomes: list[tuple[Claim, Result]], report: Report) -> None:
         now = self.clock()
-        plain, dead = [], []
-        for row, result in outcomes:
+        plain: dict[str, list[dict[str, Any]]] = {}
+        dead = []
+        for claim, result in outcomes:
+            row = claim.row
+            entry: dict[str, Any] = {"id": row.id, "reply": result.reply, "next": now}
             if result.verdict is Verdict.SENT:
-                plain.append(
-                    {
-                        "id": row.id,
-                        "status": m.SENT,
-                        "next": now,
-                        "sent_at": now,
-                        "reply": result.reply,
-                    }
-                )
+                entry.update(status=m.SENT, sent_at=now)
                 report.sent += 1
             elif result.verdict is Verdict.CONFIG:  # not the message's fault: no attempt used
-                plain.append(
-                    {
-                        "id": row.id,
-                        "status": m.PENDING,
-                        "next": now,
-                        "refund": 1,
-                        "reply": result.reply,
-                    }
-                )
+                entry.update(status=m.PENDING, refund=1)
                 report.released += 1
             elif result.verdict is Verdict.RETRY and row.attempts < self.policy.max_attempts:
                 later = now + timedelta(seconds=self.policy.backoff(row.attempts))
-                plain.append(
-                    {"id": row.id, "status": m.PENDING, "next": later, "reply": result.reply}
-                )
+                entry.update(status=m.PENDING, next=later)
                 report.retried += 1
             else:
-                dead.append((row, result))
+                dead.append((claim, result))
+                continue
+            plain.setdefault(claim.token, []).append(entry)
         with self.store.writing() as conn:
-            store.settle(conn, self.token, plain)
-            for row, result in dead:
+            for token, entries in plain.items():
+                store.settle(conn, token, entries)
+            for claim, result in dead:
+                row = claim.row
                 held = store.settle(
                     conn,
-                    self.token,
+                    claim.token,
                     [{"id": row.id, "status": m.DEAD, "next": now, "reply": result.reply}],
                 )
                 if held and row.incident_id is not None:
@@ -166,44 +161,16 @@ class Dispatcher:
         """Send everything due now (and what falls due meanwhile), then return."""
         stop = stop or asyncio.Event()
         report = Report()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.policy.batch)
-        done: list[tuple[Any, Result]] = []
         config_error: list[Result] = []
-
-        async def flush() -> None:
-            if done:
-                batch = done[:]
-                done.clear()
-                await self._db(self._settle, batch, report)
-
-        async def produce() -> None:
-            while not stop.is_set() and not config_error:
-                rows = await self._db(self._claim, self.policy.batch)
-                if not rows:
-                    break
-                for row in rows:
-                    await queue.put(row)
-            for _sender in self.connections:
-                await queue.put(None)
-
-        async def send(connection: Connection) -> None:
-            while (row := await queue.get()) is not None:
-                if stop.is_set() or config_error:
-                    done.append(
-                        (row, Result(Verdict.CONFIG, _("not sent: the dispatcher stopped")))
-                    )
-                    continue
-                result = await connection.send(row.sender, row.recipient, row.raw)
-                if result.verdict is Verdict.CONFIG:
-                    config_error.append(result)
-                done.append((row, result))
-                if len(done) >= self.policy.batch:
-                    await flush()
-
-        try:
-            await asyncio.gather(produce(), *(send(c) for c in self.connections))
-        finally:
-            await flush()
+        skipped: list[datetime] = []
+        while True:
+            skipped.clear()
+            await self._round(stop, report, config_error, skipped)
+            if not skipped or stop.is_set() or config_error:
+                break
+            # Rows left unsent come back when their lease runs out: wait for them.
+            wait = (max(skipped) - self.clock()).total_seconds()
+            await asyncio.sleep(min(max(wait, 0.0) + 0.05, self.policy.lease))
         if config_error:
             raise DeliveryConfigError(
                 _(
@@ -217,6 +184,86 @@ class Dispatcher:
                 )
             )
         return report
+
+    async def _round(
+        self,
+        stop: asyncio.Event,
+        report: Report,
+        config_error: list[Result],
+        skipped: list[datetime],
+    ) -> None:
+        """Claim and send until nothing is due; note claims left unsent (lease too short)."""
+        # A short queue: claimed rows wait in the producer's hand, at most one claim's worth.
+        queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=len(self.connections))
+        done: list[tuple[Claim, Result]] = []
+        # A claim is sent only while well inside its lease, and results are recorded soon
+        # after: otherwise a slow relay could let a lease run out on a row still queued here,
+        # or sent but not yet recorded, and the row would be claimed and sent again.
+        margin = timedelta(seconds=min(self.policy.lease * 0.25, 10.0))
+        flush_every = margin.total_seconds() / 2
+        finished = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        started, completed = loop.time(), [0]
+
+        def claim_size() -> int:
+            """No more than the relay is seen to take in half a lease (a few at first)."""
+            elapsed = loop.time() - started
+            if not completed[0] or elapsed <= 0:
+                return min(self.policy.batch, 2 * len(self.connections))
+            fit = int(completed[0] / elapsed * self.policy.lease * 0.5)
+            return max(len(self.connections), min(self.policy.batch, fit))
+
+        async def flush() -> None:
+            if done:
+                batch = done[:]
+                done.clear()
+                await self._db(self._settle, batch, report)
+
+        async def flush_regularly() -> None:
+            while not finished.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), timeout=flush_every)
+                await flush()
+
+        async def produce() -> None:
+            while not stop.is_set() and not config_error:
+                claims = await self._db(self._claim, claim_size())
+                if not claims:
+                    break
+                for claim in claims:
+                    await queue.put(claim)
+            for _sender in self.connections:
+                await queue.put(None)
+
+        async def send(connection: Connection) -> None:
+            while (claim := await queue.get()) is not None:
+                if stop.is_set() or config_error:
+                    done.append(
+                        (claim, Result(Verdict.CONFIG, _("not sent: the dispatcher stopped")))
+                    )
+                    continue
+                if self.clock() >= claim.lease_until - margin:
+                    skipped.append(claim.lease_until)  # leave it to the next claim
+                    continue
+                row = claim.row
+                result = await connection.send(row.sender, row.recipient, row.raw)
+                completed[0] += 1
+                if result.verdict is Verdict.CONFIG:
+                    config_error.append(result)
+                done.append((claim, result))
+                if len(done) >= self.policy.batch:
+                    await flush()
+
+        async def deliver() -> None:
+            try:
+                await asyncio.gather(produce(), *(send(c) for c in self.connections))
+            finally:
+                finished.set()
+
+        try:
+            await asyncio.gather(deliver(), flush_regularly())
+        finally:
+            await flush()
 
     async def run_forever(
         self, stop: asyncio.Event, idle: float, on_report: Callable[[Report], None] | None = None
