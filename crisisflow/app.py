@@ -18,11 +18,13 @@ from . import audit, history, store
 from . import facts as factlib
 from .config import Settings, shipped
 from .errors import (
+    ConfigError,
     ConflictError,
     InvalidInput,
     NotFoundError,
     PlaybookError,
     Problem,
+    TransitionRefused,
 )
 from .i18n import _
 from .playbook import Playbook
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from .drafting import Drafter, IncidentView, Rendered
     from .machine import IncidentModel
     from .mailbox import Sink, Stored
+    from .statements import Statement, Statements
 
 Clock = Callable[[], datetime]
 
@@ -57,6 +60,7 @@ class Outcome:
     from_state: str | None
     to_state: str
     drafted: list[dict[str, Any]] = field(default_factory=list)
+    statement_steps: list[dict[str, Any]] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     next: list[dict[str, Any]] = field(default_factory=list)
 
@@ -210,12 +214,124 @@ class App:
             return str(chosen)
         return "user:" + getpass.getuser()
 
-    def _actor_roles(self, playbook: Playbook, actor: str, facts: dict[str, Any]) -> frozenset[str]:
+    def _actor_roles(
+        self, playbook: Playbook, actor: str, facts: dict[str, Any], authorised: bool = False
+    ) -> frozenset[str]:
         roles = set(self.directory.roles_of(actor))
         for name, fact in playbook.facts.items():  # a person fact named for a role fills it here
             if fact.type == "person" and name in playbook.roles and facts.get(name) == actor:
                 roles.add(name)
+        if authorised:  # a written authorisation for this incident, valid now
+            roles |= {"approver", "spokesperson"}
         return frozenset(roles)
+
+    def authorised(self, conn: Any, incident_id: int, actor: str, now: datetime) -> bool:
+        """Whether ``actor`` holds a written authorisation for this incident valid at ``now``."""
+        return any(
+            a.person == actor and a.valid_from <= now < a.valid_until
+            for a in store.authorisations_of(conn, incident_id)
+        )
+
+    def roles_now(self, conn: Any, incident_id: int, actor: str, now: datetime) -> frozenset[str]:
+        """The roles ``actor`` holds for one incident at ``now``."""
+        row = store.incident_by_id(conn, incident_id)
+        playbook = self.pinned(conn, row.playbook_hash)
+        return self._actor_roles(
+            playbook, actor, row.facts, self.authorised(conn, incident_id, actor, now)
+        )
+
+    def person_card(self, person_id: str) -> dict[str, str]:
+        person = self.directory.people.get(person_id)
+        if person is None:
+            return {"id": person_id, "name": person_id, "title": "", "email": ""}
+        return {"id": person.id, "name": person.name, "title": person.title, "email": person.email}
+
+    def view(self, conn: Any, row: Any) -> IncidentView:
+        """An incident row as templates see it."""
+        from .drafting import IncidentView
+
+        playbook = self.pinned(conn, row.playbook_hash)
+        stamps = _stamps_from_json(row.stamps)
+        return IncidentView(
+            row.ref, row.title, playbook, row.state, row.facts, stamps, row.opened_at
+        )
+
+    def render_statement(
+        self,
+        conn: Any,
+        incident_id: int,
+        template: str,
+        *,
+        actor: str,
+        note: str | None,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Draft a statement outside a playbook step (a correction, an authorisation)."""
+        from .machine import Draft
+
+        incident = self.view(conn, store.incident_by_id(conn, incident_id))
+        context = self.drafter.context(incident, actor=actor, note=note, trigger=None, now=now)
+        context.update(extra or {})
+        return self.drafter.draft(Draft(template.rsplit("/", 1)[-1], template), context)
+
+    def queue_press_mail(
+        self, conn: Any, incident_id: int, statement: Statement, now: datetime
+    ) -> list[str]:
+        """E-mail the statement's current (approved) text to the directory's press list."""
+        press = self.directory.press
+        if not press:
+            raise ConfigError(
+                _("{file}: no press list to send {kind} to; add addresses under press:").format(
+                    file=self.workspace / "directory.yaml", kind=statement.kind
+                )
+            )
+        incident = self.view(conn, store.incident_by_id(conn, incident_id))
+        current = statement.current
+        mails = [
+            self.drafter.message(incident, r, current.title, current.text, now, "press")
+            for r in press
+        ]
+        key = f"{incident.ref}/press/{statement.kind}/v{current.number}"
+        store.insert_outbox(conn, outbox_rows(mails, incident_id, None, key, now))
+        return [m["recipient"] for m in mails]
+
+    def templates(self) -> list[dict[str, Any]]:
+        """Every template, its languages, and whether the workspace's copy differs from the
+        shipped one (then it is the workspace's own, and wins)."""
+        own, ship = self.workspace / "templates", shipped("templates")
+        rows = []
+        for name in self.renderer.names():
+            found = {lang: self.renderer.find(name, lang, exact=True) for lang in ("vi", "en")}
+            languages = [lang for lang, path in found.items() if path]
+            edited = any(
+                (own / path).is_file()
+                and (
+                    not (ship / path).is_file()
+                    or (own / path).read_bytes() != (ship / path).read_bytes()
+                )
+                for path in found.values()
+                if path
+            )
+            rows.append({"name": name, "languages": languages, "workspace": edited})
+        return rows
+
+    def preview(self, name: str, ref: str, lang: str | None = None) -> dict[str, str]:
+        """Render a template for an incident as it stands, changing nothing."""
+        with self.store.reading() as conn:
+            incident = self.view(conn, self.incident_row(conn, ref))
+        who = self.actor_id(None)
+        context = self.drafter.context(
+            incident, actor=who, note=None, trigger=None, now=self.clock()
+        )
+        language = lang or self.settings["language"]
+        return dict(self.renderer.render(name, language, {**context, "lang": language}))
+
+    @cached_property
+    def statements(self) -> Statements:
+        from .statements import Statements
+
+        return Statements(self)
 
     # --- use cases ---------------------------------------------------------------------------
 
@@ -322,7 +438,7 @@ class App:
             )
             event["incident_id"] = incident_id
             event_id = store.insert_event(conn, event)
-            self._store_rendered(conn, incident_id, event, event_id, rendered, outcome)
+            self._store_rendered(conn, incident_id, event, event_id, rendered, outcome, model)
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -347,13 +463,21 @@ class App:
             else None
         )
         with self.store.reading() as conn:
-            row = self._incident_row(conn, ref)
+            row = self.incident_row(conn, ref)
             playbook = self.pinned(conn, row.playbook_hash)
             transition = playbook.transition(row.state, trigger)
             guards = transition.guards if transition else ()
-            # Only a has_statement guard needs to know which statements exist.
-            needed = any(g.kind == "has_statement" for g in guards)
-            kinds = store.statement_kinds(conn, row.id) if needed else frozenset()
+            # Most steps need neither statements nor authorisations: read them only if asked.
+            kinds, approved = frozenset[str](), frozenset[str]()
+            if any(g.kind in ("has_statement", "statement_approved") for g in guards):
+                from .statements import assemble
+
+                statements = assemble(*store.statement_records(conn, row.id))
+                kinds = frozenset(statements)
+                approved = frozenset(k for k, s in statements.items() if s.approved)
+            authorised = any(g.kind == "actor_is" for g in guards) and self.authorised(
+                conn, row.id, who, self.clock()
+            )
         if expect_state and row.state != expect_state:
             raise ConflictError(
                 _(
@@ -370,9 +494,10 @@ class App:
             stamps=_stamps_from_json(row.stamps),
             now=now,
             actor=who,
-            actor_roles=self._actor_roles(playbook, who, facts),
+            actor_roles=self._actor_roles(playbook, who, facts, authorised),
             note=note,
             statements=kinds,
+            approved_statements=approved,
         )
         from_state = row.state
         machine.fire(playbook, model, trigger)
@@ -395,10 +520,14 @@ class App:
             from_state=from_state,
             to_state=model.state,
             note=note,
-            data={**({"set": changed} if changed else {}), **rendered.summary()},
+            data={
+                **({"set": changed} if changed else {}),
+                **rendered.summary(),
+                **_statement_steps(model.effects),
+            },
         )
         with self.store.writing() as conn:
-            self._bump(
+            self.bump(
                 conn,
                 row,
                 {
@@ -411,7 +540,7 @@ class App:
                 },
             )
             event_id = store.insert_event(conn, event)
-            self._store_rendered(conn, row.id, event, event_id, rendered, outcome)
+            self._store_rendered(conn, row.id, event, event_id, rendered, outcome, model)
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -422,7 +551,7 @@ class App:
         if not text:
             raise InvalidInput(_("the note is empty"))
         with self.store.reading() as conn:
-            row = self._incident_row(conn, ref)
+            row = self.incident_row(conn, ref)
         now = self.clock()
         event = history.event_row(
             row.id,
@@ -439,12 +568,12 @@ class App:
             data={},
         )
         with self.store.writing() as conn:
-            self._bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
+            self.bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
             store.insert_event(conn, event)
         return int(event["seq"])
 
     @staticmethod
-    def _bump(conn: Any, row: Any, values: dict[str, Any]) -> None:
+    def bump(conn: Any, row: Any, values: dict[str, Any]) -> None:
         """Optimistic lock: write only if nobody changed the incident since it was read."""
         if not store.update_incident(conn, row.id, row.version, values):
             raise ConflictError(
@@ -459,7 +588,7 @@ class App:
     def show(self, ref: str) -> dict[str, Any]:
         """The stable JSON view of one incident (documented in the README)."""
         with self.store.reading() as conn:
-            row = self._incident_row(conn, ref)
+            row = self.incident_row(conn, ref)
             playbook = self.pinned(conn, row.playbook_hash)
             events = store.events_of(conn, row.id)
             statement_rows = store.statements_of(conn, row.id)
@@ -687,7 +816,7 @@ class App:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _incident_row(self, conn: Any, ref: str) -> Any:
+    def incident_row(self, conn: Any, ref: str) -> Any:
         row = store.incident_by_ref(conn, ref.strip().upper())
         if row is None:
             raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
@@ -726,50 +855,65 @@ class App:
             incident, model.effects, actor=actor, note=note, trigger=trigger, now=model.now
         )
 
-    @staticmethod
     def _store_rendered(
+        self,
         conn: Any,
         incident_id: int,
         event: dict[str, Any],
         event_id: int,
         rendered: Rendered,
         outcome: Outcome,
+        model: IncidentModel,
     ) -> None:
-        """Write a step's drafts and outbox rows, in the transaction of its event."""
+        """Write a step's drafts, statement steps and outbox rows, in the transaction of its
+        event, in the order the step produced them (a rejection before the redraft)."""
+        from .machine import Draft, StatementStep
+        from .statements import assemble
+
         now, ref, seq, actor = event["at"], outcome.ref, event["seq"], event["actor"]
-        for draft in rendered.drafts:
-            number = store.add_statement_version(
-                conn,
-                incident_id,
-                draft["kind"],
-                {
-                    "title": draft["title"],
-                    "text": draft["text"],
-                    "text_hash": draft["text_hash"],
-                    "template": draft["template"],
-                    "lang": draft["lang"],
-                    "author": actor,
-                    "created_at": now,
-                },
-            )
-            outcome.drafted.append({**draft, "number": number})
-        rows = [
-            {
-                **m,
-                "incident_id": incident_id,
-                "event_id": event_id,
-                "dedupe_key": f"{ref}/{seq}/{m['template']}/{m['recipient']}",
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "claimed_until": None,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            }
-            for m in rendered.mails
-        ]
-        store.insert_outbox(conn, rows)
+        drafts = iter(rendered.drafts)
+        for effect in model.effects:
+            if isinstance(effect, Draft):
+                draft = next(drafts)
+                if store.statement_exists(conn, incident_id, draft["kind"]):
+                    continue  # drafted once; from then on staff edit the text they have
+                number = store.add_statement_version(
+                    conn,
+                    incident_id,
+                    draft["kind"],
+                    {
+                        "title": draft["title"],
+                        "text": draft["text"],
+                        "text_hash": draft["text_hash"],
+                        "template": draft["template"],
+                        "lang": draft["lang"],
+                        "author": actor,
+                        "created_at": now,
+                    },
+                )
+                outcome.drafted.append({**draft, "number": number})
+            elif isinstance(effect, StatementStep):
+                statement = assemble(*store.statement_records(conn, incident_id)).get(effect.kind)
+                if statement is None:
+                    raise TransitionRefused(
+                        _("{ref}: no {kind} statement to act on").format(ref=ref, kind=effect.kind)
+                    )
+                outcome.statement_steps.append(
+                    self.statements.apply(
+                        conn,
+                        statement,
+                        effect.action,
+                        actor,
+                        now,
+                        reason=model.note if effect.action == "rejected" else None,
+                        channel=model.facts.get("publish_channel"),
+                        url=model.facts.get("publish_url"),
+                        strict=False,
+                    )
+                )
+        store.insert_outbox(
+            conn, outbox_rows(rendered.mails, incident_id, event_id, f"{ref}/{seq}", now)
+        )
         outcome.queued.extend(
             {
                 "to": m["recipient"],
@@ -779,3 +923,34 @@ class App:
             }
             for m in rendered.mails
         )
+
+
+def _statement_steps(effects: list[Any]) -> dict[str, Any]:
+    """What the audit event records of a step's statement actions."""
+    from .machine import StatementStep
+
+    steps = [{"kind": e.kind, "action": e.action} for e in effects if isinstance(e, StatementStep)]
+    return {"statements": steps} if steps else {}
+
+
+def outbox_rows(
+    mails: list[dict[str, Any]], incident_id: int, event_id: int | None, key: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Composed messages as pending outbox rows; ``key`` makes each dedupe key unique."""
+    return [
+        {
+            **m,
+            "incident_id": incident_id,
+            "event_id": event_id,
+            "dedupe_key": f"{key}/{m['template']}/{m['recipient']}",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "claimed_by": None,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        }
+        for m in mails
+    ]

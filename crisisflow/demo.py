@@ -66,6 +66,8 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
         )
         _show(outcome, app, echo)
         for trigger, note, facts, actor in STEPS:
+            if trigger == "submit" and app.statements.list(outcome.ref)[-1]["status"] == "rejected":
+                _revise(app, outcome.ref, echo)
             echo("")
             echo(
                 f"$ crisisflow advance {outcome.ref} {trigger}"
@@ -106,3 +108,22 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
 
 def _show(outcome: Outcome, app: App, echo: Callable[[str], None]) -> None:
     echo(outcome_text(outcome, app.settings["language"], preview=14))
+
+
+def _revise(app: App, ref: str, echo: Callable[[str], None]) -> None:
+    """What the office does after a rejection: edit the text as the Chairman asked."""
+    text = app.statements.show(ref, "initial_info")["text"]
+    addition = (
+        "Qua rà soát, có 12 hộ dân sinh sống gần khu vực bờ kè; UBND thị trấn Cửa Tùng đã "
+        "vận động các hộ tạm di chuyển đến nơi an toàn và hỗ trợ lương thực, nước uống."
+    )
+    anchor = "\n\nHiện nay,"
+    revised = text.replace(anchor, f"\n\n{addition}{anchor}", 1)
+    if revised == text:
+        revised = text + "\n" + addition + "\n"
+    result = app.statements.edit(ref, "initial_info", revised)
+    echo("")
+    echo(f"$ crisisflow statement edit {ref} initial_info")
+    echo(_("{ref} {kind}: saved as version {version}").format(**result))
+    echo(f"$ crisisflow statement diff {ref} initial_info")
+    echo(app.statements.diff(ref, "initial_info").rstrip("\n"))

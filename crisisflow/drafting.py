@@ -8,6 +8,7 @@ the incident's own role facts) and snapshotted into each message.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ class Drafter:
     def render(
         self,
         incident: IncidentView,
-        effects: list[Notify | Draft],
+        effects: Sequence[object],
         *,
         actor: str,
         note: str | None,
@@ -94,8 +95,8 @@ class Drafter:
         rendered = Rendered()
         for effect in effects:
             if isinstance(effect, Draft):
-                rendered.drafts.append(self._draft(effect, context))
-            else:
+                rendered.drafts.append(self.draft(effect, context))
+            elif isinstance(effect, Notify):
                 rendered.mails.extend(self._mails(effect, incident, context))
         return rendered
 
@@ -156,7 +157,7 @@ class Drafter:
             "workspace_command": "crisisflow",
         }
 
-    def _draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
+    def draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
         parts = self.renderer.render(draft.template, self.language, context)
         return {
             "kind": draft.kind,
@@ -214,26 +215,43 @@ class Drafter:
                         summary=subject,
                         uid=f"{incident.ref.lower()}.{task}.{notify.cause}@{self.sender.domain}",
                     )
-                composed = mail.compose(
-                    sender=self.sender,
-                    recipient=mail.address(recipient.name, recipient.email),
-                    subject=subject,
-                    body=parts["body"],
-                    ref=incident.ref,
-                    when=now,
-                    reply_to=self.reply_to,
-                    deadline=deadline,
-                    lang=recipient.lang,
-                )
                 rendered.append(
-                    {
-                        "message_id": composed.message_id,
-                        "sender": self.sender.email,
-                        "recipient": recipient.email,
-                        "recipient_name": recipient.name,
-                        "subject": composed.subject,
-                        "template": notify.template,
-                        "raw": composed.raw,
-                    }
+                    self.message(
+                        incident, recipient, subject, parts["body"], now, notify.template, deadline
+                    )
                 )
         return rendered
+
+    def message(
+        self,
+        incident: IncidentView,
+        recipient: Recipient,
+        subject: str,
+        body: str,
+        now: datetime,
+        template: str,
+        deadline: mail.Deadline | None = None,
+    ) -> dict[str, Any]:
+        """One composed message, as the outbox row it becomes."""
+        if incident.ref not in subject:
+            subject = f"[{incident.ref}] {subject}"
+        composed = mail.compose(
+            sender=self.sender,
+            recipient=mail.address(recipient.name, recipient.email),
+            subject=subject,
+            body=body,
+            ref=incident.ref,
+            when=now,
+            reply_to=self.reply_to,
+            deadline=deadline,
+            lang=recipient.lang,
+        )
+        return {
+            "message_id": composed.message_id,
+            "sender": self.sender.email,
+            "recipient": recipient.email,
+            "recipient_name": recipient.name,
+            "subject": composed.subject,
+            "template": template,
+            "raw": composed.raw,
+        }

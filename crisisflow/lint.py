@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .errors import Problem
 from .i18n import _
-from .playbook import Playbook, Step
+from .playbook import STATEMENT_STEPS, Playbook, Step
 
 
 def check(
@@ -132,6 +132,18 @@ def check(
             )
     if states and not any(s.final for s in states.values()):
         problem(1, _("no state is final; mark the end states `final: true`"))
+
+    drafted = {s.arg["kind"] for s in playbook.steps() if s.kind == "draft"}
+    for step in playbook.steps():
+        if step.kind in (*STATEMENT_STEPS, "has_statement", "statement_approved") and (
+            step.arg not in drafted
+        ):
+            problem(
+                step.line,
+                _("{kind}: no step drafts a statement {name!r}; add a draft action for it").format(
+                    kind=step.kind, name=step.arg
+                ),
+            )
 
     if template_exists is not None:
         for template, line in playbook.templates():

@@ -20,6 +20,13 @@ from .errors import TransitionRefused
 from .i18n import _
 from .playbook import Playbook, Step, Transition
 
+STATEMENT_STEPS = {
+    "submit_statement": "submitted",
+    "approve_statement": "approved",
+    "reject_statement": "rejected",
+    "publish_statement": "published",
+}
+
 
 @dataclass(frozen=True)
 class Notify:
@@ -35,6 +42,14 @@ class Draft:
     template: str
 
 
+@dataclass(frozen=True)
+class StatementStep:
+    """Submit, approve, reject or publish the current version of a statement."""
+
+    kind: str
+    action: str  # submitted | approved | rejected | published
+
+
 @dataclass
 class IncidentModel:
     """What the machine may see of an incident, plus what this command brings."""
@@ -48,7 +63,8 @@ class IncidentModel:
     actor_roles: frozenset[str] = frozenset()
     note: str | None = None
     statements: frozenset[str] = frozenset()
-    effects: list[Notify | Draft] = field(default_factory=list)
+    approved_statements: frozenset[str] = frozenset()
+    effects: list[Notify | Draft | StatementStep] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
 
 
@@ -88,12 +104,20 @@ def _guard(step: Step) -> Predicate:
             return None
         return _("no {kind} statement has been drafted yet").format(kind=arg)
 
+    def statement_approved(m: IncidentModel) -> str | None:
+        if arg in m.approved_statements:
+            return None
+        return _(
+            "the current text of {kind} is not approved (`crisisflow statement show REF {kind}`)"
+        ).format(kind=arg)
+
     guards: dict[str, Predicate] = {
         "actor_is": actor_is,
         "fact_in": fact_in,
         "fact_set": fact_set,
         "stamped": stamped,
         "has_statement": has_statement,
+        "statement_approved": statement_approved,
     }
     return guards[kind]  # playbook.GUARDS and this table agree
 
@@ -133,6 +157,9 @@ def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
         )
     if kind == "draft":
         return lambda model: model.effects.append(Draft(arg["kind"], arg["template"]))
+    if kind in STATEMENT_STEPS:
+        action = STATEMENT_STEPS[kind]
+        return lambda model: model.effects.append(StatementStep(arg, action))
     raise AssertionError(kind)  # pragma: no cover - playbook.ACTIONS and this agree
 
 

@@ -119,6 +119,8 @@ statements = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # A correction (đính chính) points at the published statement it corrects.
+    Column("corrects_id", Integer, ForeignKey("statements.id"), nullable=True),
     UniqueConstraint("incident_id", "kind"),
 )
 
@@ -136,6 +138,38 @@ statement_versions = Table(
     Column("author", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("statement_id", "number"),
+)
+
+# What happened to a statement: submitted, approved, rejected, published. An approval holds the
+# SHA-256 of the exact text it approved, so any later edit leaves the new text unapproved.
+statement_actions = Table(
+    "statement_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("statement_id", Integer, ForeignKey("statements.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("channel", String(32), nullable=True),
+    Column("url", Text, nullable=True),
+    Index("ix_statement_actions_statement_id", "statement_id"),
+)
+
+# A written, per-matter, time-limited authorisation to speak and approve for one incident.
+authorisations = Table(
+    "authorisations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("person", String(128), nullable=False),
+    Column("granted_by", String(128), nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_until", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_authorisations_incident_id", "incident_id"),
 )
 
 outbox = Table(

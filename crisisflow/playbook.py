@@ -20,8 +20,10 @@ from .errors import PlaybookError, Problem
 from .i18n import _
 
 # What a guard or an action may be: the key of a one-entry mapping in the YAML.
-GUARDS = ("actor_is", "fact_in", "fact_set", "stamped", "has_statement")
-ACTIONS = ("notify", "draft", "stamp")
+GUARDS = ("actor_is", "fact_in", "fact_set", "stamped", "has_statement", "statement_approved")
+# What a step may do to a statement drafted earlier, as `statement --…` commands would.
+STATEMENT_STEPS = ("submit_statement", "approve_statement", "reject_statement", "publish_statement")
+ACTIONS = ("notify", "draft", "stamp", *STATEMENT_STEPS)
 FACT_TYPES = (
     "text",
     "longtext",
@@ -128,6 +130,14 @@ class Playbook:
 
     def transition_by_trigger(self, trigger: str) -> Transition | None:
         return next((t for t in self.transitions if t.trigger == trigger), None)
+
+    def steps(self) -> Iterable[Step]:
+        """Every guard and action, wherever it stands."""
+        for state in self.states.values():
+            yield from state.on_enter
+        for transition in self.transitions:
+            yield from transition.guards
+            yield from transition.actions
 
     def templates(self) -> Iterable[tuple[str, int]]:
         """Every template the playbook uses, with the line that names it."""
@@ -358,7 +368,14 @@ def _check_step(r: _Reader, kind: str, arg: Any, line: int, where: str) -> Step 
         return Step(kind, {"kind": statement[0], "template": template}, line)
     if kind in ("actor_is",):
         return Step(kind, r.names(arg, where, line), line)
-    if kind in ("stamp", "fact_set", "stamped", "has_statement"):
+    if kind in (
+        "stamp",
+        "fact_set",
+        "stamped",
+        "has_statement",
+        "statement_approved",
+        *STATEMENT_STEPS,
+    ):
         names = r.names(arg, where, line)
         return Step(kind, names[0], line) if len(names) == 1 else None
     if kind == "fact_in":

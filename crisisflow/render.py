@@ -75,9 +75,9 @@ class Renderer:
             moment=lambda v, lang="vi": (vn_datetime if lang == "vi" else en_datetime)(v, tz),
         )
 
-    def find(self, name: str, lang: str) -> str | None:
-        """The loader path of ``name`` in ``lang`` (or Vietnamese), or None."""
-        for candidate_lang in dict.fromkeys((lang, LANG_FALLBACK)):
+    def find(self, name: str, lang: str, exact: bool = False) -> str | None:
+        """The loader path of ``name`` in ``lang`` (else Vietnamese, unless ``exact``), or None."""
+        for candidate_lang in dict.fromkeys((lang,) if exact else (lang, LANG_FALLBACK)):
             for folder in self.folders:
                 for ext in EXTENSIONS:
                     relative = f"{name}.{candidate_lang}.{ext}"

@@ -22,7 +22,7 @@ from . import models as m
 from .errors import ConflictError, StorageError
 from .i18n import _
 
-SCHEMA_HEAD = "0002"  # the newest migration; a test keeps it equal to Alembic's head
+SCHEMA_HEAD = "0003"  # the newest migration; a test keeps it equal to Alembic's head
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -229,6 +229,10 @@ def incident_by_ref(conn: Connection, ref: str) -> Any:
     return conn.execute(_BY_REF, {"ref": ref}).first()
 
 
+def incident_by_id(conn: Connection, incident_id: int) -> Any:
+    return conn.execute(sa.select(m.incidents).where(m.incidents.c.id == incident_id)).one()
+
+
 def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(m.incidents.insert(), values).inserted_primary_key[0])  # type: ignore[index]
 
@@ -265,7 +269,11 @@ def events_of(conn: Connection, incident_id: int) -> Sequence[Any]:
 
 
 def add_statement_version(
-    conn: Connection, incident_id: int, kind: str, values: dict[str, Any]
+    conn: Connection,
+    incident_id: int,
+    kind: str,
+    values: dict[str, Any],
+    corrects_id: int | None = None,
 ) -> int:
     """Add the next numbered version of the incident's statement of ``kind``; return it."""
     st, sv = m.statements, m.statement_versions
@@ -275,7 +283,12 @@ def add_statement_version(
     if sid is None:
         sid = conn.execute(
             st.insert(),
-            {"incident_id": incident_id, "kind": kind, "created_at": values["created_at"]},
+            {
+                "incident_id": incident_id,
+                "kind": kind,
+                "created_at": values["created_at"],
+                "corrects_id": corrects_id,
+            },
         ).inserted_primary_key[0]  # type: ignore[index]
         number = 1
     else:
@@ -303,6 +316,45 @@ def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
         .where(st.c.incident_id == incident_id)
         .order_by(st.c.id, sv.c.number)
     ).all()
+
+
+def statement_exists(conn: Connection, incident_id: int, kind: str) -> bool:
+    st = m.statements
+    query = sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
+    return conn.execute(query).first() is not None
+
+
+def statement_records(conn: Connection, incident_id: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """An incident's statements, all their versions and all their actions."""
+    st, sv, sa_ = m.statements, m.statement_versions, m.statement_actions
+    heads = conn.execute(
+        sa.select(st).where(st.c.incident_id == incident_id).order_by(st.c.id)
+    ).all()
+    ids = [h.id for h in heads]
+    if not ids:
+        return [], [], []
+    versions = conn.execute(
+        sa.select(sv).where(sv.c.statement_id.in_(ids)).order_by(sv.c.statement_id, sv.c.number)
+    ).all()
+    actions = conn.execute(
+        sa.select(sa_).where(sa_.c.statement_id.in_(ids)).order_by(sa_.c.id)
+    ).all()
+    return list(heads), list(versions), list(actions)
+
+
+def add_statement_action(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(m.statement_actions.insert(), values)
+
+
+def authorisations_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    au = m.authorisations
+    return conn.execute(
+        sa.select(au).where(au.c.incident_id == incident_id).order_by(au.c.id)
+    ).all()
+
+
+def add_authorisation(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(m.authorisations.insert(), values)
 
 
 def statement_kinds(conn: Connection, incident_id: int) -> frozenset[str]:

@@ -144,6 +144,16 @@ def outcome_text(outcome: Outcome, lang: str, preview: int = 0) -> str:
         lines.append("  " + _("drafted {kind} v{number}: {title}").format(**d))
         if preview:
             lines += ["    │ " + line for line in d["text"].splitlines()[:preview]] + ["    │ …"]
+    for step in outcome.statement_steps:
+        lines.append(
+            "  "
+            + _("{kind} v{version}: {action} (sha256 {hash}…)").format(
+                kind=step["kind"],
+                version=step["version"],
+                action=step["action"],
+                hash=step["sha256"][:12],
+            )
+        )
     for q in outcome.queued:
         lines.append("  " + _("queued e-mail to {name} <{to}>: {subject}").format(**q))
     lines.append(_next_text(outcome.next, lang))
@@ -279,4 +289,21 @@ def message_text(msg: EmailMessage) -> str:
     attachments = [a.get_filename() or a.get_content_type() for a in msg.iter_attachments()]
     if attachments:
         lines.append(_("Attachments: {names}").format(names=", ".join(attachments)))
+    return "\n".join(lines)
+
+
+def statement_text(data: dict[str, Any]) -> str:
+    head = _("{ref} {kind} v{version} of {latest} — {status}").format(**data)
+    lines = [
+        head,
+        _("sha256 {hash} · by {author} · {at}").format(
+            hash=data["sha256"], author=data["author"], at=data["created_at"]
+        ),
+    ]
+    if data["corrects"]:
+        lines.append(_("corrects: {kind}").format(kind=data["corrects"]))
+    lines += ["", data["text"].rstrip("\n"), ""]
+    for a in data["actions"]:
+        extra = " ".join(filter(None, [a["channel"], a["url"], a["reason"]]))
+        lines.append(f"  {a['at']}  v{a['version']}  {a['action']:<10} {a['actor']}  {extra}")
     return "\n".join(lines)

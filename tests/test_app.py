@@ -95,7 +95,7 @@ def test_whole_media_crisis_path_reaches_the_final_state(app: App, clock: FakeCl
     assert data["state"] == "reviewed" and data["final"] and data["allowed"] == []
     assert data["closed_at"] is not None
     kinds = {s["kind"]: len(s["versions"]) for s in data["statements"]}
-    assert kinds == {"holding_statement": 1, "initial_info": 2}  # rejected once, redrafted
+    assert kinds == {"holding_statement": 1, "initial_info": 1}  # drafted once, never overwritten
     assert set(data["timestamps"]) >= {
         "received_at",
         "impact_determined_at",
@@ -205,7 +205,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("trigger: triage", "trigger: take_up")
-        .replace("version: 1", "version: 2"),
+        .replace("version: 2", "version: 3"),
         encoding="utf-8",
     )
     app.advance(ref, "triage")  # the old trigger still works for the old incident
@@ -213,7 +213,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     assert app.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
     app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
-    assert app.show(ref)["playbook"]["version"] == 1
+    assert app.show(ref)["playbook"]["version"] == 2
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def test_every_queued_message_is_delivered_with_its_headers(
         walk(app, ref, MEDIA_CRISIS_PATH)
         report = app.dispatch()
     rows = outbox(app)
-    assert report.sent == len(rows) == len(recorder.received) == 16
+    assert report.sent == len(rows) == len(recorder.received) == 18  # 16 tasks, 2 to the press
     assert {r.status for r in rows} == {"sent"}
     by_id = {m["Message-ID"]: m for m in recorder.messages()}
     assert set(by_id) == {r.message_id for r in rows}
@@ -68,6 +69,15 @@ def test_every_queued_message_is_delivered_with_its_headers(
         assert msg["Subject"].startswith(f"[{ref}]") and msg["Subject"] == row.subject
         assert msg["References"] == f"<incident.{ref.lower()}@vinhlinh.example>"
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+    approved = app.statements.show(ref, "initial_info")
+    press = [by_id[r.message_id] for r in rows if r.template == "press"]
+    assert sorted(m["To"].addresses[0].addr_spec for m in press) == [
+        "thoisu@qrt.example",
+        "toasoan@baoquangtri.example",
+    ]
+    for msg in press:  # exactly the approved text goes out
+        body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert body == approved["text"] and approved["status"] == "published"
     task = next(m for m in by_id.values() if "Phiếu giao nhiệm vụ" in m["Subject"])
     calendar = icalendar.Calendar.from_ical(next(task.iter_attachments()).get_content())
     event = next(iter(calendar.walk("VEVENT")))
@@ -259,9 +269,11 @@ def test_two_dispatchers_never_claim_the_same_row(workspace: Path, clock: FakeCl
             ],
         )
     claimed: dict[str, list[int]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
 
     def dispatcher(token: str) -> None:
         database = store.Store(app.settings.database_url)
+        start.wait()
         while True:
             with database.writing() as conn:
                 rows = store.claim_due(
@@ -274,6 +286,7 @@ def test_two_dispatchers_never_claim_the_same_row(workspace: Path, clock: FakeCl
             if not rows:
                 break
             claimed[token] += [r.id for r in rows]
+            time.sleep(0.001)  # let the other dispatcher in between claims
         database.dispose()
 
     threads = [threading.Thread(target=dispatcher, args=(t,)) for t in claimed]
@@ -303,3 +316,31 @@ def test_mailbox_sink_keeps_what_it_receives(workspace: Path, clock: FakeClock) 
     assert missing.exit_code == 5
     app.close()
     probe.close()
+
+
+def test_a_slow_relay_never_gets_a_message_twice_from_one_dispatcher(workspace: Path) -> None:
+    """Claims outliving their lease must not be claimed and sent again by their own holder."""
+    recorder = Recorder(stall=0.1)
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, FakeClock(), port)
+        queue_some_mail(app)
+        for n in range(1, 5):
+            app.open("media-crisis", f"{TITLE} {n}")
+        app.close()
+        real = App(
+            load_settings(
+                workspace,
+                {
+                    "smtp_port": port,
+                    "smtp_security": "none",
+                    "smtp_connections": 1,
+                    "lease_seconds": 0.5,
+                    "dispatch_batch": 10,
+                },
+            )
+        )
+        report = real.dispatch()
+    ids = [m["Message-ID"] for m in recorder.messages()]
+    assert report.sent == len(ids) == len(set(ids)) == 6
+    assert {r.status for r in outbox(real)} == {"sent"}
+    real.close()

@@ -1,0 +1,278 @@
+"""Statements: approval bound to the exact text, publication, corrections, authorisations."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from crisisflow import models
+from crisisflow.app import App
+from crisisflow.cli import cli
+from crisisflow.errors import InvalidInput, NotFoundError, TemplateError, TransitionRefused
+from crisisflow.statements import sha256
+
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+
+TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
+UP_TO_APPROVAL = MEDIA_CRISIS_PATH[:7]  # drafted and submitted, awaiting the Chairman
+
+
+def snapshot(app: App) -> dict[str, Any]:
+    with app.store.reading() as conn:
+        return {
+            t.name: sorted(map(repr, conn.execute(sa.select(t)).all()))
+            for t in models.metadata.sorted_tables
+        }
+
+
+@pytest.fixture
+def ref(app: App) -> str:
+    ref = app.open("media-crisis", TITLE).ref
+    walk(app, ref, UP_TO_APPROVAL)
+    return ref
+
+
+def test_approval_binds_to_the_text_and_an_edit_voids_it(app: App, ref: str) -> None:
+    approved = app.statements.approve(ref, "initial_info", actor="chu-tich")
+    text = app.statements.show(ref, "initial_info")["text"]
+    edited = app.statements.edit(ref, "initial_info", text + "Thêm một câu.\n")
+    assert edited["voided_approval"] and edited["sha256"] != approved["sha256"]
+    before = snapshot(app)
+    with pytest.raises(TransitionRefused, match="not approved"):
+        app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+    assert snapshot(app) == before
+    assert app.statements.show(ref, "initial_info")["status"] == "draft"
+
+
+def test_only_an_approver_may_approve(app: App, ref: str) -> None:
+    before = snapshot(app)
+    for person in ("truc-ban", "pho-chu-tich", None):
+        with pytest.raises(TransitionRefused, match="only an approver"):
+            app.statements.approve(ref, "initial_info", actor=person)
+    assert snapshot(app) == before
+
+
+def test_authorised_vice_chairman_may_approve_until_it_expires(
+    app: App, ref: str, clock: FakeClock
+) -> None:
+    granted = app.statements.authorise(ref, "pho-chu-tich", "26/11/2026 12:00", actor="chu-tich")
+    assert granted["person"] == "pho-chu-tich"
+    document = app.statements.show(ref, "authorisation")
+    assert "Trần Thị Bình" in document["text"]
+    clock.advance(hours=4)  # 12:00 local is 05:00 UTC; the clock is now 05:00 UTC: expired
+    with pytest.raises(TransitionRefused, match="only an approver"):
+        app.statements.approve(ref, "initial_info", actor="pho-chu-tich")
+    clock.advance(hours=-1)
+    assert app.statements.approve(ref, "initial_info", actor="pho-chu-tich")["action"] == (
+        "approved"
+    )
+    assert app.advance(ref, "approve", actor="pho-chu-tich").to_state == "approved"
+
+
+def test_an_authorised_person_cannot_pass_it_on(app: App, ref: str) -> None:
+    app.statements.authorise(ref, "pho-chu-tich", "27/11/2026 17:00", actor="chu-tich")
+    with pytest.raises(TransitionRefused, match="may not pass it on"):
+        app.statements.authorise(ref, "chanh-van-phong", "27/11/2026 17:00", actor="pho-chu-tich")
+    with pytest.raises(InvalidInput, match="future"):
+        app.statements.authorise(ref, "pho-chu-tich", "01/01/2026 00:00", actor="chu-tich")
+    with pytest.raises(NotFoundError):
+        app.statements.authorise(ref, "ghost", "27/11/2026 17:00", actor="chu-tich")
+
+
+def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None:
+    approved = app.statements.approve(ref, "initial_info", actor="chu-tich")
+    published = app.statements.publish(
+        ref, "initial_info", "portal", "https://vinhlinh.example/tin/1", actor="chu-tich"
+    )
+    assert published["sha256"] == approved["sha256"]
+    shown = app.statements.show(ref, "initial_info")
+    assert sha256(shown["text"]) == approved["sha256"] and shown["status"] == "published"
+    assert sorted(published["press"]) == ["thoisu@qrt.example", "toasoan@baoquangtri.example"]
+    with app.store.reading() as conn:
+        press = (
+            conn.execute(sa.select(models.outbox.c.raw).where(models.outbox.c.template == "press"))
+            .scalars()
+            .all()
+        )
+    assert len(press) == 2
+    with pytest.raises(TransitionRefused, match=r"not approved|already"):
+        app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+
+
+def test_the_playbook_publish_step_is_guarded_the_same_way(app: App, ref: str) -> None:
+    app.advance(ref, "approve", actor="chu-tich")
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(ref, "initial_info", text.replace("UBND", "Ủy ban nhân dân", 1))
+    with pytest.raises(TransitionRefused, match="not approved"):
+        app.advance(ref, "publish", given={"publish_channel": "portal"}, actor="chu-tich")
+    app.statements.submit(ref, "initial_info")
+    app.statements.approve(ref, "initial_info", actor="chu-tich")
+    out = app.advance(ref, "publish", given={"publish_channel": "portal"}, actor="chu-tich")
+    assert out.statement_steps[0]["action"] == "published"
+
+
+def test_reject_needs_a_reason_and_an_approver(app: App, ref: str) -> None:
+    with pytest.raises(InvalidInput, match="--reason"):
+        app.statements.reject(ref, "initial_info", "  ", actor="chu-tich")
+    result = app.statements.reject(ref, "initial_info", "Thiếu số liệu.", actor="chu-tich")
+    assert result["action"] == "rejected"
+    assert app.statements.show(ref, "initial_info")["status"] == "rejected"
+
+
+def test_correction_goes_through_approval_on_the_same_channel(app: App, ref: str) -> None:
+    with pytest.raises(TransitionRefused, match="never published"):
+        app.statements.correct(ref, "initial_info", "Sửa số liệu.")
+    app.statements.approve(ref, "initial_info", actor="chu-tich")
+    app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+    started = app.statements.correct(
+        ref, "initial_info", "Số hộ bị ảnh hưởng là 12, không phải 21."
+    )
+    assert started == {**started, "correction": "initial_info_correction", "channel": "portal"}
+    correction = app.statements.show(ref, "initial_info_correction")
+    assert correction["corrects"] == "initial_info" and "12, không phải 21" in correction["text"]
+    with pytest.raises(TransitionRefused, match="not approved"):
+        app.statements.publish(ref, "initial_info_correction", "portal", actor="chu-tich")
+    app.statements.approve(ref, "initial_info_correction", actor="chu-tich")
+    with pytest.raises(TransitionRefused, match="channel of what it corrects: portal"):
+        app.statements.publish(ref, "initial_info_correction", "social_page", actor="chu-tich")
+    published = app.statements.publish(ref, "initial_info_correction", "portal", actor="chu-tich")
+    assert len(published["press"]) == 2  # a correction of a press statement goes to the press
+
+
+def test_text_is_kept_in_nfc_so_hashes_are_stable(app: App, ref: str) -> None:
+    nfd = unicodedata.normalize("NFD", "Thông tin đã được kiểm chứng.\n")
+    saved = app.statements.edit(ref, "initial_info", nfd)
+    shown = app.statements.show(ref, "initial_info")
+    assert unicodedata.is_normalized("NFC", shown["text"])
+    assert saved["sha256"] == sha256(unicodedata.normalize("NFC", nfd))
+    with pytest.raises(InvalidInput, match="unchanged"):
+        app.statements.edit(ref, "initial_info", unicodedata.normalize("NFC", nfd))
+
+
+def test_versions_and_diff(app: App, ref: str) -> None:
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(ref, "initial_info", text.replace("Hiện nay,", "Đến nay,"))
+    diff = app.statements.diff(ref, "initial_info")
+    assert "-Hiện nay," in diff and "+Đến nay," in diff
+    assert app.statements.show(ref, "initial_info", 1)["text"] == text
+    with pytest.raises(NotFoundError, match="no version 9"):
+        app.statements.show(ref, "initial_info", 9)
+    with pytest.raises(NotFoundError, match="no press_release"):
+        app.statements.show(ref, "press_release")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "sandbox"),
+        ("{{ cycler.__init__.__globals__.os }}", "sandbox|undefined"),
+        ("{% include '/etc/passwd' %}", "cannot render"),
+        ("{{ incident.no_such_thing }}", "no attribute"),
+        ("{% for %}", "syntax"),
+    ],
+)
+def test_templates_written_by_staff_cannot_escape_the_sandbox(
+    app: App, workspace: Path, body: str, message: str
+) -> None:
+    ref = app.open("media-crisis", TITLE).ref
+    app.advance(ref, "triage")
+    target = workspace / "templates/mail/task-verify.vi.txt"
+    target.write_text(
+        "{% block subject %}Nhiệm vụ{% endblock %}\n{% block body %}\n"
+        + body
+        + "\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    before = snapshot(app)
+    with pytest.raises(TemplateError, match=message) as caught:
+        app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
+    assert "task-verify.vi.txt" in str(caught.value)
+    assert snapshot(app) == before
+
+
+def cli_run(workspace: Path, *args: str, code: int = 0, stdin: str | None = None) -> Any:
+    result = CliRunner().invoke(
+        cli, list(args), env={"CRISISFLOW_HOME": str(workspace)}, input=stdin
+    )
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_statement_commands(app: App, ref: str, workspace: Path, tmp_path: Path) -> None:
+    assert "initial_info" in cli_run(workspace, "statement", "list", ref).stdout
+    text = cli_run(workspace, "statement", "show", ref, "initial_info").stdout
+    assert "submitted" in text and "THÔNG CÁO BÁO CHÍ" in text
+    new = tmp_path / "ban-sua.txt"
+    new.write_text(
+        app.statements.show(ref, "initial_info")["text"] + "Câu mới.\n", encoding="utf-8"
+    )
+    assert (
+        "version 2"
+        in cli_run(workspace, "statement", "edit", ref, "initial_info", "--file", str(new)).stdout
+    )
+    assert "+Câu mới." in cli_run(workspace, "statement", "diff", ref, "initial_info").stdout
+    cli_run(workspace, "statement", "approve", ref, "initial_info", code=6)  # the duty officer
+    cli_run(workspace, "statement", "submit", ref, "initial_info")
+    assert (
+        "approved"
+        in cli_run(
+            workspace, "statement", "approve", ref, "initial_info", "--as", "chu-tich"
+        ).stdout
+    )
+    cli_run(workspace, "statement", "publish", ref, "initial_info", "--channel", "fax", code=8)
+    out = cli_run(
+        workspace,
+        "statement",
+        "publish",
+        ref,
+        "initial_info",
+        "--channel",
+        "portal",
+        "--as",
+        "chu-tich",
+    ).stdout
+    assert "queued to the press" in out
+    md = cli_run(workspace, "statement", "export", ref, "initial_info", "--format", "txt").stdout
+    assert md == app.statements.show(ref, "initial_info")["text"]
+    out_file = tmp_path / "tb.docx"
+    cli_run(workspace, "statement", "export", ref, "initial_info", "-o", str(out_file))
+    paragraphs = [p.text for p in docx.Document(str(out_file)).paragraphs]
+    assert "THÔNG CÁO BÁO CHÍ" in paragraphs
+    cli_run(workspace, "statement", "show", ref, "nope", code=5)
+    cli_run(
+        workspace,
+        "statement",
+        "edit",
+        ref,
+        "initial_info",
+        "--file",
+        str(tmp_path / "missing.txt"),
+        code=8,
+    )
+
+
+def test_template_list_and_render(app: App, workspace: Path) -> None:
+    ref = app.open("media-crisis", TITLE).ref
+    listed = cli_run(workspace, "template", "list").stdout
+    assert "statements/initial-info" in listed and "shipped" in listed
+    (workspace / "templates/mail/new-incident.en.txt").write_text(
+        "{% block subject %}Own{% endblock %}{% block body %}Own body{% endblock %}",
+        encoding="utf-8",
+    )
+    assert "mail/new-incident" in cli_run(workspace, "template", "list").stdout
+    shown = cli_run(
+        workspace, "template", "render", "mail/new-incident", "--incident", ref, "--lang", "en"
+    ).stdout
+    assert "Own body" in shown
+    vi = cli_run(
+        workspace, "template", "render", "statements/initial-info", "--incident", ref
+    ).stdout
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in vi
+    cli_run(workspace, "template", "render", "nope", "--incident", ref, code=9)
