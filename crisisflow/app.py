@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +33,12 @@ from .store import Store
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from .deadlines import Deadlines
     from .dispatch import Dispatcher, Report
     from .drafting import Drafter, IncidentView, Rendered
     from .machine import IncidentModel
     from .mailbox import Sink, Stored
+    from .rules import Pack
     from .statements import Statement, Statements
 
 Clock = Callable[[], datetime]
@@ -61,6 +63,7 @@ class Outcome:
     to_state: str
     drafted: list[dict[str, Any]] = field(default_factory=list)
     statement_steps: list[dict[str, Any]] = field(default_factory=list)
+    clocks: list[dict[str, Any]] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     next: list[dict[str, Any]] = field(default_factory=list)
 
@@ -172,7 +175,8 @@ class App:
     def _load_file(self, path: Path) -> Playbook:
         from . import playbook as pb
 
-        loaded = pb.load_file(path, self.renderer.exists)
+        clocks = {r.clock for r in self.rule_pack.rules.values()}
+        loaded = pb.load_file(path, self.renderer.exists, clocks.__contains__)
         if loaded.id != path.stem:
             message = _("id {id!r} differs from the file name; name the file {id}.yaml")
             raise PlaybookError([Problem(str(path), 1, message.format(id=loaded.id))])
@@ -328,6 +332,69 @@ class App:
         return dict(self.renderer.render(name, language, {**context, "lang": language}))
 
     @cached_property
+    def rule_pack(self) -> Pack:
+        """The workspace's rule packs (rules/*.yaml), else the shipped ones."""
+        from .rules import Pack, load
+
+        folder = self.workspace / "rules"
+        files = sorted(folder.glob("*.yaml")) or sorted(shipped("rules").glob("*.yaml"))
+        rules: dict[str, Any] = {}
+        calendar = None
+        for path in files:
+            pack = load(path)
+            rules.update(pack.rules)
+            calendar = calendar or pack.calendar
+        from .rules import Calendar
+
+        return Pack(rules, calendar or Calendar())
+
+    @cached_property
+    def deadlines(self) -> Deadlines:
+        from .deadlines import Deadlines
+
+        return Deadlines(self)
+
+    def compose_for_role(
+        self,
+        incident: IncidentView,
+        role: str,
+        template: str,
+        extra: dict[str, Any],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Render ``template`` for everyone filling ``role`` and compose their messages."""
+        context = self.drafter.context(
+            incident, actor="crisisflow", note=None, trigger=None, now=now
+        )
+        mails = []
+        for recipient in self.drafter.recipients(role, incident):
+            ctx = {
+                **context,
+                **extra,
+                "lang": recipient.lang,
+                "role": role,
+                "recipient": {"name": recipient.name, "email": recipient.email},
+            }
+            parts = self.renderer.render(template, recipient.lang, ctx)
+            mails.append(
+                self.drafter.message(
+                    incident,
+                    recipient,
+                    parts.get("subject", template),
+                    parts["body"],
+                    now,
+                    template,
+                )
+            )
+        return mails
+
+    @staticmethod
+    def queue_mails(
+        conn: Any, incident_id: int, mails: list[dict[str, Any]], key: str, now: datetime
+    ) -> None:
+        store.insert_outbox(conn, outbox_rows(mails, incident_id, None, key, now))
+
+    @cached_property
     def statements(self) -> Statements:
         from .statements import Statements
 
@@ -364,7 +431,9 @@ class App:
         facts = factlib.with_defaults(
             playbook, factlib.apply(playbook, {}, given or {}, self.directory, self.tz)
         )
-        stamps = {"opened_at": now}
+        # Until told otherwise, a matter occurred when it was opened: a clock counted from its
+        # occurrence then runs out no later than the law allows.
+        stamps = {"opened_at": now, "occurred_at": now}
         if occurred_at:
             stamps["occurred_at"] = factlib.parse_time(occurred_at, self.tz, "--occurred-at")
             if stamps["occurred_at"] > now:
@@ -439,6 +508,9 @@ class App:
             event["incident_id"] = incident_id
             event_id = store.insert_event(conn, event)
             self._store_rendered(conn, incident_id, event, event_id, rendered, outcome, model)
+            outcome.clocks = self.deadlines.on_enter(
+                conn, incident_id, playbook, model.state, model.stamps, now
+            )
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -541,6 +613,12 @@ class App:
             )
             event_id = store.insert_event(conn, event)
             self._store_rendered(conn, row.id, event, event_id, rendered, outcome, model)
+            state = playbook.states[model.state]
+            restamped = _stamps_to_json(model.stamps) != row.stamps
+            if state.deadlines or state.stop_clocks or state.final or restamped:
+                outcome.clocks = self.deadlines.on_enter(
+                    conn, row.id, playbook, model.state, model.stamps, now
+                )
         outcome.next = self._next(playbook, model.state)
         return outcome
 
@@ -593,6 +671,7 @@ class App:
             events = store.events_of(conn, row.id)
             statement_rows = store.statements_of(conn, row.id)
             messages = store.messages_of(conn, row.id)
+            clocks = store.deadlines_of(conn, row.id)
         state = playbook.states[row.state]
         statements: dict[str, dict[str, Any]] = {}
         for s in statement_rows:
@@ -663,8 +742,43 @@ class App:
                 for msg in messages
             ],
             "undeliverable": sum(1 for msg in messages if msg.status == "dead"),
-            "deadlines": [],
+            "deadlines": self.deadlines.view(list(clocks), self.clock()),
         }
+
+    def clocks_due(self, within: timedelta | None, limit: int = 200) -> list[dict[str, Any]]:
+        """Incidents with a running clock that is overdue (``within`` None) or due within
+        ``within`` from now, soonest first."""
+        now = self.clock()
+        with self.store.reading() as conn:
+            rows = store.running_due_before(conn, now + (within or timedelta(0)), limit)
+        return [
+            {
+                "ref": r.ref,
+                "playbook": r.playbook_id,
+                "state": r.state,
+                "title": r.title,
+                "clock": r.clock,
+                "rule": r.rule,
+                "due_at": _iso(r.due_at),
+                "overdue": r.due_at < now,
+            }
+            for r in rows
+        ]
+
+    def audit(self, ref: str | None = None) -> list[dict[str, Any]]:
+        """Recompute every incident's (or one incident's) hash chain; name the first broken
+        link of each."""
+        with self.store.reading() as conn:
+            refs = [ref.strip().upper()] if ref else store.all_refs(conn)
+            results = []
+            for each in refs:
+                row = self.incident_row(conn, each)
+                events = [e._mapping for e in store.events_of(conn, row.id)]
+                broken = audit.first_broken(row.ref, events)
+                if broken is None and events and events[-1]["hash"] != row.head_hash:
+                    broken = int(events[-1]["seq"]) + 1  # the newest event was removed
+                results.append({"ref": row.ref, "events": len(events), "broken_at": broken})
+        return results
 
     def list_incidents(
         self, *, state: str | None = None, include_closed: bool = False, limit: int = 200
@@ -740,7 +854,10 @@ class App:
             dispatcher = self.dispatcher()
             try:
                 return await dispatcher.run_forever(
-                    stop, self.settings["worker_interval"], on_report
+                    stop,
+                    self.settings["worker_interval"],
+                    on_report,
+                    lambda: len(self.deadlines.tick()),
                 )
             finally:
                 await dispatcher.close()

@@ -463,20 +463,52 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
 @cli.command("list", context_settings=CONTEXT)
 @click.option("--state", metavar="STATE", help=_("Only incidents in this state."))
 @click.option("--all", "include_closed", is_flag=True, help=_("Include incidents in final states."))
+@click.option("--open", "only_open", is_flag=True, help=_("Only open incidents (the default)."))
+@click.option("--overdue", is_flag=True, help=_("Incidents with a clock that has run out."))
+@click.option(
+    "--due-within",
+    metavar="DURATION",
+    help=_("Incidents with a clock running out within DURATION (e.g. 2h, 90m, 1d)."),
+)
 @click.option("--limit", default=200, show_default=True, help=_("At most this many."))
 @json_option
 @click.pass_context
 def list_(
-    ctx: click.Context, state: str | None, include_closed: bool, limit: int, as_json: bool
+    ctx: click.Context,
+    state: str | None,
+    include_closed: bool,
+    only_open: bool,
+    overdue: bool,
+    due_within: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
-    """List open incidents, newest first.
+    """List open incidents, newest first; or those whose clocks are overdue or due soon.
 
     \b
     Example:
         crisisflow list
         crisisflow list --state approval --json
+        crisisflow list --overdue
+        crisisflow list --due-within 2h
     """
     app = get_app(ctx)
+    if overdue or due_within:
+        from .deadlines import parse_duration
+
+        within = parse_duration(due_within) if due_within else None
+        due = app.clocks_due(within, limit)
+        if as_json:
+            print_json(due)
+        elif not due:
+            click.echo(_("No clocks due."))
+        for row in [] if as_json else due:
+            label = _("OVERDUE") if row["overdue"] else _("due")
+            click.echo(
+                f"{row['ref']:<14} {row['clock']:<18} {label} {app.local(row['due_at'])}"
+                f"  {row['title']}"
+            )
+        return
     rows = app.list_incidents(state=state, include_closed=include_closed, limit=limit)
     if as_json:
         print_json(rows)
@@ -866,6 +898,99 @@ def template_render(ctx: click.Context, name: str, ref: str, lang: str | None) -
         click.echo(text.rstrip("\n"))
 
 
+# --- clocks and the record ---------------------------------------------------------------------
+
+
+@cli.command("tick", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def tick(ctx: click.Context, as_json: bool) -> None:
+    """Send the reminders and escalations that are due, once each (safe to run from cron).
+
+    \b
+    Example:
+        */5 * * * *  cd /srv/vinh-linh && crisisflow tick && crisisflow dispatch
+    """
+    sent = get_app(ctx).deadlines.tick()
+    if as_json:
+        print_json(sent)
+        return
+    for notice in sent:
+        click.echo(
+            _("{ref} {clock}: {notice} to {to}").format(
+                ref=notice["ref"],
+                clock=notice["clock"],
+                notice=notice["notice"],
+                to=", ".join(notice["to"]),
+            )
+        )
+    click.echo(_("{n} notice(s) queued").format(n=len(sent)))
+
+
+@cli.command("ack", context_settings=CONTEXT)
+@click.argument("ref")
+@click.option("--unit", required=True, help=_("The unit (or person) that took on its task."))
+@as_option
+@click.pass_context
+def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
+    """Record that a unit acknowledged its task in incident REF: no more reminders for it.
+
+    \b
+    Example:
+        crisisflow ack KC-2026-0001 --unit ubnd-cua-tung
+    """
+    clocks = get_app(ctx).deadlines.ack(ref, unit, actor=actor)
+    click.echo(
+        _("{ref}: {unit} acknowledged {clocks}").format(
+            ref=ref.upper(), unit=unit, clocks=", ".join(clocks)
+        )
+    )
+
+
+@cli.group("audit", cls=CrisisflowGroup, context_settings=CONTEXT)
+def audit_() -> None:
+    """Check the record: every event hashes its predecessor.
+
+    \b
+    Example:
+        crisisflow audit verify
+    """
+
+
+@audit_.command("verify", context_settings=CONTEXT)
+@click.argument("ref", required=False)
+@json_option
+@click.pass_context
+def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
+    """Recompute the hash chain of every incident (or of REF) and name the first broken link.
+
+    \b
+    Example:
+        crisisflow audit verify KC-2026-0001
+    """
+    results = get_app(ctx).audit(ref)
+    broken = [r for r in results if r["broken_at"] is not None]
+    if as_json:
+        print_json(results)
+    else:
+        for r in broken:
+            click.echo(
+                _(
+                    "{ref}: BROKEN at event {n}: it was changed, removed or reordered "
+                    "after it was written"
+                ).format(ref=r["ref"], n=r["broken_at"])
+            )
+        click.echo(
+            _("{ok} of {n} incident(s) verified, {events} event(s)").format(
+                ok=len(results) - len(broken),
+                n=len(results),
+                events=sum(r["events"] for r in results),
+            )
+        )
+    if broken:
+        ctx.exit(13)
+
+
 # --- delivery --------------------------------------------------------------------------------
 
 
@@ -1066,7 +1191,7 @@ def _print_outcome(app: App, outcome: Outcome, as_json: bool) -> None:
     if as_json:
         print_json(views.outcome_data(outcome))
     else:
-        click.echo(views.outcome_text(outcome, app.settings["language"]))
+        click.echo(views.outcome_text(outcome, app.settings["language"], local=app.local))
 
 
 def main() -> None:

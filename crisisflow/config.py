@@ -96,6 +96,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retry_cap_seconds", 3600.0, "Longest retry delay.", kind=float),
     Setting("worker_interval", 5.0, "Seconds the worker waits when nothing is due.", kind=float),
     Setting("mailbox_port", 8025, "Port of the local sink `crisisflow mailbox` runs.", kind=int),
+    Setting(
+        "reminders",
+        "50%,2h",
+        "When a clock's owner is reminded: at a share of its time (50%) and/or this long "
+        "before it runs out (2h, 30m, 1d), comma-separated.",
+    ),
+    Setting(
+        "escalation_interval_hours",
+        2.0,
+        "Once a clock has run out, how often it is escalated to the next role of the "
+        "playbook's escalation chain.",
+        kind=float,
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

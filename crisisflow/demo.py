@@ -107,7 +107,7 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
 
 
 def _show(outcome: Outcome, app: App, echo: Callable[[str], None]) -> None:
-    echo(outcome_text(outcome, app.settings["language"], preview=14))
+    echo(outcome_text(outcome, app.settings["language"], preview=14, local=app.local))
 
 
 def _revise(app: App, ref: str, echo: Callable[[str], None]) -> None:

@@ -266,17 +266,22 @@ class Dispatcher:
             await flush()
 
     async def run_forever(
-        self, stop: asyncio.Event, idle: float, on_report: Callable[[Report], None] | None = None
+        self,
+        stop: asyncio.Event,
+        idle: float,
+        on_report: Callable[[Report], None] | None = None,
+        between: Callable[[], int] | None = None,
     ) -> Report:
-        """The worker: deliver until ``stop`` is set, resting ``idle`` seconds when nothing
-        is due."""
+        """The worker: deliver until ``stop`` is set, running ``between`` (the clock's tick)
+        before each round and resting ``idle`` seconds when nothing is due."""
         total = Report()
         while not stop.is_set():
+            queued = between() if between else 0
             report = await self.run_once(stop)
             total.add(report)
             if on_report and report.handled:
                 on_report(report)
-            if not report.handled:
+            if not report.handled and not queued:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
         return total

@@ -11,7 +11,9 @@ from .playbook import STATEMENT_STEPS, Playbook, Step
 
 
 def check(
-    playbook: Playbook, template_exists: Callable[[str], bool] | None = None
+    playbook: Playbook,
+    template_exists: Callable[[str], bool] | None = None,
+    clock_exists: Callable[[str], bool] | None = None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     file = playbook.filename
@@ -144,6 +146,27 @@ def check(
                     kind=step.kind, name=step.arg
                 ),
             )
+
+    for role in playbook.escalation:
+        check_role(role, 1, _("escalation"))
+    started = {c for s in states.values() for c in s.deadlines}
+    for state in states.values():
+        for clock in state.deadlines:
+            if clock_exists is not None and not clock_exists(clock):
+                problem(
+                    state.line,
+                    _("state {name!r}: no rule in the rule pack measures clock {clock!r}").format(
+                        name=state.name, clock=clock
+                    ),
+                )
+        for clock in state.stop_clocks:
+            if clock not in started:
+                problem(
+                    state.line,
+                    _("state {name!r}: stops clock {clock!r} that no state starts").format(
+                        name=state.name, clock=clock
+                    ),
+                )
 
     if template_exists is not None:
         for template, line in playbook.templates():

@@ -172,6 +172,44 @@ authorisations = Table(
     Index("ix_authorisations_incident_id", "incident_id"),
 )
 
+# A legal or internal clock on one incident, measured by the rule that gives the earliest due
+# time among those in force when it started. next_notice_at is when the clock next owes a
+# reminder or an escalation, so the clock's work is one indexed range scan.
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("clock", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("basis", Text, nullable=False),
+    Column("owner", String(64), nullable=True),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # running | met | missed | cancelled
+    Column("stopped_at", UTCDateTime, nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(128), nullable=True),
+    Column("next_notice_at", UTCDateTime, nullable=True),
+    UniqueConstraint("incident_id", "clock"),
+    Index("ix_deadlines_status_due_at", "status", "due_at"),
+    Index("ix_deadlines_status_next_notice_at", "status", "next_notice_at"),
+)
+
+# Each reminder or escalation a clock sent, once: the unique key makes a second tick, or a
+# second worker, that tries to send the same notice fail instead of sending it again.
+deadline_notices = Table(
+    "deadline_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deadline_id", Integer, ForeignKey("deadlines.id"), nullable=False),
+    Column("key", String(32), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    UniqueConstraint("deadline_id", "key"),
+)
+
 outbox = Table(
     "outbox",
     metadata,

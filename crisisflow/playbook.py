@@ -93,6 +93,8 @@ class State:
     on_enter: tuple[Step, ...]
     final: bool
     line: int
+    deadlines: tuple[str, ...] = ()  # clocks that start when the state is entered
+    stop_clocks: tuple[str, ...] = ()  # clocks that reaching the state stops (met or missed)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Playbook:
     source: str = field(repr=False)
     source_hash: str
     filename: str
+    escalation: tuple[str, ...] = ()  # who hears of an overdue clock, in turn
 
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
@@ -394,6 +397,15 @@ def _check_step(r: _Reader, kind: str, arg: Any, line: int, where: str) -> Step 
     raise AssertionError(kind)  # pragma: no cover - allow-lists and this function agree
 
 
+CLOCK_RE = re.compile(r"^[a-z][a-z0-9_.]{0,62}$")
+
+
+def _clock_names(
+    r: _Reader, spec: dict[str, Any], key: str, where: str, line: int
+) -> tuple[str, ...]:
+    return r.names(spec.get(key, []), f"{where} {key}", r.line(spec, key, line), CLOCK_RE)
+
+
 _TOP_KEYS = (
     "id",
     "version",
@@ -405,8 +417,9 @@ _TOP_KEYS = (
     "initial",
     "states",
     "transitions",
+    "escalation",
 )
-_STATE_KEYS = ("title", "owner", "on_enter", "final")
+_STATE_KEYS = ("title", "owner", "on_enter", "final", "deadlines", "stop_clocks")
 _TRANSITION_KEYS = ("trigger", "source", "dest", "title", "requires", "guards", "actions", "stamp")
 
 
@@ -495,6 +508,8 @@ def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[
             ),
             final=bool(final),
             line=line,
+            deadlines=_clock_names(r, spec, "deadlines", where, line),
+            stop_clocks=_clock_names(r, spec, "stop_clocks", where, line),
         )
 
     transitions: list[Transition] = []
@@ -562,11 +577,15 @@ def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[
         source=source,
         source_hash=content_hash(source),
         filename=filename,
+        escalation=r.names(top.get("escalation", []), "escalation", r.line(top, "escalation")),
     ), []
 
 
 def parse_text(
-    source: str, filename: str, template_exists: Callable[[str], bool] | None = None
+    source: str,
+    filename: str,
+    template_exists: Callable[[str], bool] | None = None,
+    clock_exists: Callable[[str], bool] | None = None,
 ) -> Playbook:
     """Load and lint a playbook from YAML text; raise PlaybookError listing every problem."""
     from . import lint, yamlfile
@@ -576,21 +595,25 @@ def parse_text(
         raise PlaybookError([problem])
     playbook, problems = build(data, source, filename)
     if playbook is not None:
-        problems = lint.check(playbook, template_exists)
+        problems = lint.check(playbook, template_exists, clock_exists)
     if problems:
         raise PlaybookError(problems)
     assert playbook is not None
     return playbook
 
 
-def load_file(path: Path, template_exists: Callable[[str], bool] | None = None) -> Playbook:
+def load_file(
+    path: Path,
+    template_exists: Callable[[str], bool] | None = None,
+    clock_exists: Callable[[str], bool] | None = None,
+) -> Playbook:
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlaybookError(
             [Problem(str(path), 1, _("cannot read: {error}").format(error=exc))]
         ) from exc
-    return parse_text(source, str(path), template_exists)
+    return parse_text(source, str(path), template_exists, clock_exists)
 
 
 def to_json(playbook: Playbook) -> str:

@@ -134,7 +134,9 @@ def outcome_data(outcome: Outcome) -> dict[str, Any]:
     return data
 
 
-def outcome_text(outcome: Outcome, lang: str, preview: int = 0) -> str:
+def outcome_text(
+    outcome: Outcome, lang: str, preview: int = 0, local: Callable[[Any], str] = str
+) -> str:
     """What a command did; ``preview`` lines of each new draft are shown under it."""
     if outcome.from_state is None:
         lines = [_("{ref} opened in state {state}").format(ref=outcome.ref, state=outcome.to_state)]
@@ -152,6 +154,14 @@ def outcome_text(outcome: Outcome, lang: str, preview: int = 0) -> str:
                 version=step["version"],
                 action=step["action"],
                 hash=step["sha256"][:12],
+            )
+        )
+    for c in outcome.clocks:
+        due = _(", due {due}").format(due=local(c["due_at"])) if c.get("due_at") else ""
+        lines.append(
+            "  "
+            + _("clock {clock}: {change} ({rule}{due})").format(
+                clock=c["clock"], change=c["change"], rule=c["rule"], due=due
             )
         )
     for q in outcome.queued:
@@ -196,6 +206,22 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
     if data["timestamps"]:
         lines.append(_("Times:"))
         lines += [f"  {k}: {local(v)}" for k, v in data["timestamps"].items()]
+    if data["deadlines"]:
+        lines.append(_("Clocks:"))
+        for d in data["deadlines"]:
+            left = ""
+            if d["seconds_left"] is not None:
+                hours, minutes = divmod(abs(d["seconds_left"]) // 60, 60)
+                span = f"{hours}h{minutes:02d}"
+                left = (_("{span} left") if d["seconds_left"] >= 0 else _("{span} OVERDUE")).format(
+                    span=span
+                )
+            lines.append(
+                f"  {d['clock']:<18} {d['status']:<9} "
+                + _("due {due}").format(due=local(d["due_at"]))
+                + f"  {left}"
+            )
+            lines.append("      " + f"{d['title']} — {d['basis']}")
     lines.append(_next_text(data["allowed"], lang))
     lines.append(_("History:"))
     for e in data["events"]:

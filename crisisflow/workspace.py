@@ -39,7 +39,7 @@ def _digest(path: Path) -> str:
 
 def _shipped_files() -> dict[str, Path]:
     files: dict[str, Path] = {}
-    for folder in ("playbooks", "templates"):
+    for folder in ("playbooks", "templates", "rules"):
         root = shipped(folder)
         for path in sorted(root.rglob("*")):
             if path.is_file() and not path.name.startswith("."):

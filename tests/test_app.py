@@ -205,7 +205,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("trigger: triage", "trigger: take_up")
-        .replace("version: 2", "version: 3"),
+        .replace("version: 3", "version: 4"),
         encoding="utf-8",
     )
     app.advance(ref, "triage")  # the old trigger still works for the old incident
@@ -213,7 +213,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     assert app.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
     app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
-    assert app.show(ref)["playbook"]["version"] == 2
+    assert app.show(ref)["playbook"]["version"] == 3
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:

@@ -208,7 +208,7 @@ def test_broken_directory_names_file_and_line(workspace: Path) -> None:
 
 def test_db_status_and_upgrade(workspace: Path) -> None:
     assert "current" in run(workspace, "db", "status").stdout
-    assert "0003 → 0003" in run(workspace, "db", "upgrade").stdout
+    assert "0004 → 0004" in run(workspace, "db", "upgrade").stdout
 
 
 def test_debug_shows_the_traceback(workspace: Path) -> None:

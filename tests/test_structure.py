@@ -34,12 +34,16 @@ ALLOWED: dict[str, set[str]] = {
     "history": {"errors", "i18n", "audit", "store", "models"},
     "dispatch": {"errors", "i18n", "history", "store", "models", "smtp"},
     "export": {"errors", "i18n"},
+    "rules": {"errors", "i18n", "yamlfile"},
+    "deadlines": {"errors", "i18n", "history", "store", "rules", "app", "playbook"},
     "statements": {"errors", "i18n", "history", "store", "facts", "export", "app"},
     "drafting": {"errors", "i18n", "mail", "directory", "machine", "playbook", "render"},
     "models": set(),
     "store": {"errors", "i18n", "models"},
     "workspace": {"errors", "i18n", "config", "store"},
     "app": {
+        "deadlines",
+        "rules",
         "statements",
         "dispatch",
         "mailbox",
@@ -63,7 +67,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "views": {"i18n", "playbook", "app", "dispatch", "mailbox"},  # types only
     "demo": {"i18n", "app", "config", "mailbox", "views", "workspace"},
-    "cli": {"errors", "i18n", "app", "config", "views", "demo", "workspace"},
+    "cli": {"errors", "i18n", "app", "config", "views", "demo", "workspace", "deadlines"},
     "__init__": set(),
     "__main__": {"cli"},
 }

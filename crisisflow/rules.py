@@ -1,0 +1,182 @@
+"""Legal deadlines as data: rule packs, the working-day calendar, and due-time arithmetic.
+
+A rule has an id, the clock it measures (several rules may measure one clock: the earliest due
+time wins), a duration in hours, calendar days or working days, the named incident timestamp
+its clock starts at, its legal basis and the dates it is in force. The rule in force on the day
+its clock starts applies, so incidents before and after a change of law are each measured by
+their own law. Nothing here knows Vietnam: the shipped rule pack does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .errors import ConfigError
+from .i18n import _
+
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(h|d|wd)\s*$")
+ENTERED = "entered"  # a clock that starts when its state is entered
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    clock: str
+    title: dict[str, str]
+    amount: int
+    unit: str  # h | d | wd
+    starts_at: str
+    basis: str
+    valid_from: date | None
+    valid_until: date | None
+
+    def in_force(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+@dataclass
+class Calendar:
+    """Working days: the country's public holidays and weekend make-up days from the
+    ``holidays`` package, plus the days off and working Saturdays the government announces."""
+
+    country: str = "VN"
+    days_off: frozenset[date] = frozenset()
+    working_days: frozenset[date] = frozenset()
+    _years: dict[int, Any] = field(default_factory=dict)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.working_days:
+            return True
+        if day in self.days_off:
+            return False
+        official = self._years.get(day.year)
+        if official is None:
+            import holidays  # only working-day rules need it
+
+            official = self._years[day.year] = holidays.country_holidays(
+                self.country, years=day.year
+            )
+        return bool(official.is_working_day(day))
+
+
+@dataclass(frozen=True)
+class Pack:
+    rules: dict[str, Rule]
+    calendar: Calendar
+
+    def for_clock(self, clock: str) -> list[Rule]:
+        return [r for r in self.rules.values() if r.clock == clock]
+
+
+def due_at(rule: Rule, start: datetime, calendar: Calendar, tz: ZoneInfo) -> datetime:
+    """When a clock started at ``start`` runs out under ``rule``.
+
+    Hours and calendar days count straight through; working days count whole days in the
+    workspace time zone, skipping days off, and end at the same time of day."""
+    if rule.unit == "h":
+        return start + timedelta(hours=rule.amount)
+    if rule.unit == "d":
+        return start + timedelta(days=rule.amount)
+    local = start.astimezone(tz)
+    day, left = local.date(), rule.amount
+    while left:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            left -= 1
+    return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """The rule a clock is measured by, with its start and due time."""
+
+    rule: Rule
+    started_at: datetime
+    due_at: datetime
+
+
+def measure(
+    pack: Pack,
+    clock: str,
+    stamps: dict[str, datetime],
+    entered: datetime,
+    tz: ZoneInfo,
+) -> Measure | None:
+    """The earliest due time among the clock's rules that apply: those whose start is recorded
+    and that are in force on the day their clock starts (conservative when several apply)."""
+    best: Measure | None = None
+    for rule in pack.for_clock(clock):
+        start = entered if rule.starts_at == ENTERED else stamps.get(rule.starts_at)
+        if start is None or not rule.in_force(start.astimezone(tz).date()):
+            continue
+        due = due_at(rule, start, pack.calendar, tz)
+        if best is None or due < best.due_at:
+            best = Measure(rule, start, due)
+    return best
+
+
+def _date(value: Any, where: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(
+            _("{where}: {value!r} is not a date (YYYY-MM-DD)").format(where=where, value=value)
+        ) from None
+
+
+def load(path: Path) -> Pack:
+    """Read a rule pack; every problem is a ConfigError naming the file and line."""
+    from . import yamlfile
+
+    _source, data, problem = yamlfile.read(path)
+    if problem:
+        raise ConfigError(str(problem))
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), dict):
+        raise ConfigError(
+            _("{path}:1: a rule pack is a mapping with a `rules:` mapping").format(path=path)
+        )
+    rules = {}
+    for rule_id, spec in data["rules"].items():
+        line = data["rules"].line_of(rule_id)
+        where = f"{path}:{line}: rule {rule_id}"
+        if not isinstance(spec, dict):
+            raise ConfigError(_("{where}: must be a mapping").format(where=where))
+        match = DURATION_RE.match(str(spec.get("duration", "")))
+        if not match:
+            raise ConfigError(
+                _("{where}: duration must be like 24h, 30d or 15wd").format(where=where)
+            )
+        missing = [k for k in ("clock", "starts_at", "basis") if not spec.get(k)]
+        if missing:
+            raise ConfigError(
+                _("{where}: missing {keys}").format(where=where, keys=", ".join(missing))
+            )
+        title = spec.get("title", rule_id)
+        rules[rule_id] = Rule(
+            id=str(rule_id),
+            clock=str(spec["clock"]),
+            title=dict(title) if isinstance(title, dict) else {"vi": str(title)},
+            amount=int(match.group(1)),
+            unit=match.group(2),
+            starts_at=str(spec["starts_at"]),
+            basis=str(spec["basis"]),
+            valid_from=_date(spec.get("valid_from"), where),
+            valid_until=_date(spec.get("valid_until"), where),
+        )
+    cal = data.get("calendar") or {}
+
+    def days(key: str) -> frozenset[date]:
+        found = (_date(d, f"{path}: calendar {key}") for d in cal.get(key) or [])
+        return frozenset(d for d in found if d is not None)
+
+    calendar = Calendar(str(cal.get("country", "VN")), days("days_off"), days("working_days"))
+    return Pack(rules, calendar)
