@@ -991,6 +991,59 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
         ctx.exit(13)
 
 
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("target", metavar="REF|yearly")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help=_("Output format (json: yearly only)."),
+)
+@click.option("--year", type=int, help=_("With `yearly`: the report year (15 Dec – 14 Dec)."))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help=_("Write to this file."))
+@click.pass_context
+def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: str | None) -> None:
+    """The after-action review of incident REF, or the yearly spokesperson report.
+
+    The review: timeline, each clock met or missed against its legal basis, statements and
+    their versions, e-mail and its delivery, who did what. The yearly report: the counts of
+    Decree 244/2026/NĐ-CP Art. 10 over 15 December of the year before to 14 December.
+
+    \b
+    Example:
+        crisisflow report KC-2026-0001 --format html -o KC-2026-0001.html
+        crisisflow report yearly --year 2026
+    """
+    from . import reports
+
+    app = get_app(ctx)
+    if target.lower() == "yearly":
+        if year is None:
+            raise InvalidInput(_("report yearly needs --year, e.g. --year 2026"))
+        text = reports.yearly(app, year, fmt)
+    else:
+        if fmt == "json":
+            raise InvalidInput(
+                _(
+                    "--format json is for the yearly report; for an incident use "
+                    "`crisisflow show REF --json`"
+                )
+            )
+        text = reports.after_action(app, target, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(
+            _("--output {path}: {error}").format(path=output, error=exc.strerror)
+        ) from exc
+    click.echo(_("written to {path}").format(path=output))
+
+
 # --- delivery --------------------------------------------------------------------------------
 
 

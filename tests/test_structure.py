@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "export": {"errors", "i18n"},
     "rules": {"errors", "i18n", "yamlfile"},
     "deadlines": {"errors", "i18n", "history", "store", "rules", "app", "playbook"},
+    "reports": {"errors", "i18n", "models", "app", "export"},
     "statements": {"errors", "i18n", "history", "store", "facts", "export", "app"},
     "drafting": {"errors", "i18n", "mail", "directory", "machine", "playbook", "render"},
     "models": set(),
@@ -67,7 +68,17 @@ ALLOWED: dict[str, set[str]] = {
     },
     "views": {"i18n", "playbook", "app", "dispatch", "mailbox"},  # types only
     "demo": {"i18n", "app", "config", "mailbox", "views", "workspace"},
-    "cli": {"errors", "i18n", "app", "config", "views", "demo", "workspace", "deadlines"},
+    "cli": {
+        "errors",
+        "i18n",
+        "app",
+        "config",
+        "views",
+        "demo",
+        "workspace",
+        "deadlines",
+        "reports",
+    },
     "__init__": set(),
     "__main__": {"cli"},
 }

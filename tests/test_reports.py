@@ -1,0 +1,87 @@
+"""Reports: the after-action review, and yearly counts equal to a hand count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from click.testing import CliRunner
+
+from crisisflow import reports
+from crisisflow.app import App
+from crisisflow.cli import cli
+
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+
+TO_APPROVAL = MEDIA_CRISIS_PATH[:7]
+PUBLISH = [
+    ("approve", {"actor": "chu-tich"}),
+    ("publish", {"given": {"publish_channel": "press_release"}, "actor": "chu-tich"}),
+]
+
+
+def publish_holding(app: App, ref: str, channel: str) -> None:
+    app.statements.submit(ref, "holding_statement")
+    app.statements.approve(ref, "holding_statement", actor="chu-tich")
+    app.statements.publish(ref, "holding_statement", channel, actor="chu-tich")
+
+
+def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
+    clock.now = datetime(2025, 12, 10, 2, 0, tzinfo=UTC)  # before the 2026 window opens
+    walk(app, app.open("media-crisis", "Vụ việc năm trước").ref, TO_APPROVAL + PUBLISH)
+
+    clock.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    on_time = app.open("media-crisis", "Đúng hạn").ref  # published within 24 h
+    walk(app, on_time, TO_APPROVAL + PUBLISH)
+    publish_holding(app, on_time, "press_conference")
+    app.advance(on_time, "monitor")
+    app.advance(on_time, "request_correction", note="Báo X đưa sai số liệu.")
+    app.statements.submit(on_time, "correction_request")
+    app.statements.approve(on_time, "correction_request", actor="chu-tich")
+    app.statements.publish(on_time, "correction_request", "written_reply", actor="chu-tich")
+
+    late = app.open("media-crisis", "Trễ hạn").ref  # published after 30 hours
+    walk(app, late, TO_APPROVAL[:5])
+    publish_holding(app, late, "briefing")
+    clock.advance(hours=30)
+    walk(app, late, TO_APPROVAL[5:] + PUBLISH)
+
+    dismissed = app.open("media-crisis", "Không cần xử lý").ref
+    app.advance(dismissed, "triage")
+    app.advance(dismissed, "dismiss", note="Tin cũ, đã được giải thích.")
+
+    counts = reports.yearly_counts(app, 2026)["counts"]
+    assert counts == {
+        "incidents": 3,
+        "incidents_with_statement": 2,
+        "incidents_under_24h_rule": 2,
+        "statements_on_time": 1,
+        "press_conferences": 1,
+        "briefings": 1,
+        "press_requests": 0,
+        "replies": 0,
+        "untrue_items": 1,
+        "correction_requests": 1,
+    }
+    assert reports.yearly_counts(app, 2025)["counts"]["incidents"] == 1
+    text = reports.yearly(app, 2026, "md")
+    assert "BÁO CÁO" in text and "2026" in text
+
+
+def test_after_action_review_in_markdown_and_html(app: App, workspace: object) -> None:
+    ref = app.open("media-crisis", "Tiêu đề <script>alert(1)</script>").ref
+    walk(app, ref, MEDIA_CRISIS_PATH)
+    md = reports.after_action(app, ref, "md")
+    for section in ("## Timeline", "## Clocks", "## Statements", "## E-mail", "## Who did what"):
+        assert section in md
+    assert "initial_info.received" in md and "| met |" in md and "chu-tich" in md
+    page = reports.after_action(app, ref, "html")
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    env = {"CRISISFLOW_HOME": str(app.workspace)}
+    result = CliRunner().invoke(cli, ["report", ref, "--format", "json"], env=env)
+    assert result.exit_code == 8 and "yearly" in result.stderr
+    result = CliRunner().invoke(cli, ["report", "yearly"], env=env)
+    assert result.exit_code == 8 and "--year" in result.stderr
+    result = CliRunner().invoke(
+        cli, ["report", "yearly", "--year", "2026", "--format", "json"], env=env
+    )
+    assert result.exit_code == 0 and '"incidents"' in result.stdout
