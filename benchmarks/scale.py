@@ -72,7 +72,7 @@ OPEN_SHARE, OPEN_MIN, OPEN_MAX = 0.05, 250, 1000
 OVERDUE = 50  # running clocks past due, their notices sent: what `list --overdue` shows
 TICK_DUE = 20  # running clocks owing a reminder now: what `tick` sends
 CHUNK = 5000  # incidents generated and inserted per batch
-INNER = {"list --open": 10, "show": 10, "tick": 1, "list --overdue": 10}
+INNER = {"list --open": 20, "show": 50, "tick": 1, "list --overdue": 50}  # calls per round
 
 
 @dataclass

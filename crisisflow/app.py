@@ -541,12 +541,16 @@ class App:
             guards = transition.guards if transition else ()
             # Most steps need neither statements nor authorisations: read them only if asked.
             kinds, approved = frozenset[str](), frozenset[str]()
-            if any(g.kind in ("has_statement", "statement_approved") for g in guards):
+            if any(g.kind == "has_statement" for g in guards):
+                kinds = store.statement_kinds(conn, row.id)
+            wanted = [g.arg for g in guards if g.kind == "statement_approved"]
+            if wanted:
                 from .statements import assemble
 
-                statements = assemble(*store.statement_records(conn, row.id))
-                kinds = frozenset(statements)
-                approved = frozenset(k for k, s in statements.items() if s.approved)
+                for kind in wanted:
+                    found = assemble(*store.statement_records(conn, row.id, kind)).get(kind)
+                    if found is not None and found.approved:
+                        approved |= {kind}
             authorised = any(g.kind == "actor_is" for g in guards) and self.authorised(
                 conn, row.id, who, self.clock()
             )
@@ -1010,7 +1014,8 @@ class App:
                 )
                 outcome.drafted.append({**draft, "number": number})
             elif isinstance(effect, StatementStep):
-                statement = assemble(*store.statement_records(conn, incident_id)).get(effect.kind)
+                records = store.statement_records(conn, incident_id, effect.kind)
+                statement = assemble(*records).get(effect.kind)
                 if statement is None:
                     raise TransitionRefused(
                         _("{ref}: no {kind} statement to act on").format(ref=ref, kind=effect.kind)

@@ -324,12 +324,15 @@ def statement_exists(conn: Connection, incident_id: int, kind: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def statement_records(conn: Connection, incident_id: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """An incident's statements, all their versions and all their actions."""
+def statement_records(
+    conn: Connection, incident_id: int, kind: str | None = None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """An incident's statements (or its one of ``kind``), their versions and their actions."""
     st, sv, sa_ = m.statements, m.statement_versions, m.statement_actions
-    heads = conn.execute(
-        sa.select(st).where(st.c.incident_id == incident_id).order_by(st.c.id)
-    ).all()
+    query = sa.select(st).where(st.c.incident_id == incident_id)
+    if kind is not None:
+        query = query.where(st.c.kind == kind)
+    heads = conn.execute(query.order_by(st.c.id)).all()
     ids = [h.id for h in heads]
     if not ids:
         return [], [], []
