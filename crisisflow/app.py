@@ -584,11 +584,8 @@ class App:
         )
         rendered = self._render(incident, model, actor=who, note=note, trigger=trigger)
         changed = {k: v for k, v in facts.items() if row.facts.get(k) != v}
-        event = history.event_row(
-            row.id,
-            row.ref,
-            seq=row.version + 1,
-            prev_hash=row.head_hash,
+        event = history.next_event(
+            row,
             at=now,
             actor=who,
             kind="transition",
@@ -603,19 +600,15 @@ class App:
             },
         )
         with self.store.writing() as conn:
-            self.bump(
+            event_id = self.commit_event(
                 conn,
                 row,
-                {
-                    "state": model.state,
-                    "facts": facts,
-                    "stamps": _stamps_to_json(model.stamps),
-                    "head_hash": event["hash"],
-                    "updated_at": now,
-                    "closed_at": now if playbook.states[model.state].final else None,
-                },
+                event,
+                state=model.state,
+                facts=facts,
+                stamps=_stamps_to_json(model.stamps),
+                closed_at=now if playbook.states[model.state].final else None,
             )
-            event_id = store.insert_event(conn, event)
             self._store_rendered(conn, row.id, event, event_id, rendered, outcome, model)
             state = playbook.states[model.state]
             restamped = _stamps_to_json(model.stamps) != row.stamps
@@ -635,11 +628,8 @@ class App:
         with self.store.reading() as conn:
             row = self.incident_row(conn, ref)
         now = self.clock()
-        event = history.event_row(
-            row.id,
-            row.ref,
-            seq=row.version + 1,
-            prev_hash=row.head_hash,
+        event = history.next_event(
+            row,
             at=now,
             actor=who,
             kind="note",
@@ -650,13 +640,14 @@ class App:
             data={},
         )
         with self.store.writing() as conn:
-            self.bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
-            store.insert_event(conn, event)
+            self.commit_event(conn, row, event)
         return int(event["seq"])
 
     @staticmethod
-    def bump(conn: Any, row: Any, values: dict[str, Any]) -> None:
-        """Optimistic lock: write only if nobody changed the incident since it was read."""
+    def commit_event(conn: Any, row: Any, event: dict[str, Any], **values: Any) -> int:
+        """Write ``event`` and the incident's new head (and ``values``), only if nobody changed
+        the incident since ``row`` was read (optimistic lock); return the event's id."""
+        values = {"head_hash": event["hash"], "updated_at": event["at"], **values}
         if not store.update_incident(conn, row.id, row.version, values):
             raise ConflictError(
                 _(
@@ -664,6 +655,7 @@ class App:
                     "check `crisisflow show {ref}` and try again"
                 ).format(ref=row.ref)
             )
+        return store.insert_event(conn, event)
 
     # --- reading -------------------------------------------------------------------------------
 

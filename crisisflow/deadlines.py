@@ -320,11 +320,8 @@ class Deadlines:
                     ref=row.ref, unit=unit
                 )
             )
-        event = history.event_row(
-            row.id,
-            row.ref,
-            seq=row.version + 1,
-            prev_hash=row.head_hash,
+        event = history.next_event(
+            row,
             at=now,
             actor=who,
             kind="acknowledged",
@@ -332,8 +329,7 @@ class Deadlines:
             data={"unit": unit, "clocks": [d.clock for d in owned]},
         )
         with app.store.writing() as conn:
-            app.bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
-            store.insert_event(conn, event)
+            app.commit_event(conn, row, event)
             for d in owned:
                 upcoming = notices(
                     _Row({**d._mapping, "acknowledged_at": now}),

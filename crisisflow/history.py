@@ -38,6 +38,12 @@ def event_row(
     return {"incident_id": incident_id, "prev_hash": prev_hash, "hash": digest, **fields}
 
 
+def next_event(row: Any, **fields: Any) -> dict[str, Any]:
+    """The incident row's next event: its number follows the row's version, its hash chains
+    to the row's head."""
+    return event_row(row.id, row.ref, seq=row.version + 1, prev_hash=row.head_hash, **fields)
+
+
 def append(
     conn: Connection, incident_id: int, *, at: datetime, actor: str, kind: str, **fields: Any
 ) -> dict[str, Any]:

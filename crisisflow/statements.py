@@ -226,19 +226,15 @@ class Statements:
         now = app.clock()
         with app.store.writing() as conn:
             data = work(conn, statement, who, now)
-            event = history.event_row(
-                row.id,
-                row.ref,
-                seq=row.version + 1,
-                prev_hash=row.head_hash,
+            event = history.next_event(
+                row,
                 at=now,
                 actor=who,
                 kind=event_kind,
                 note=note,
                 data={"statement": kind, **data},
             )
-            app.bump(conn, row, {"head_hash": event["hash"], "updated_at": now})
-            store.insert_event(conn, event)
+            app.commit_event(conn, row, event)
         return {"ref": row.ref, "kind": kind, **data}
 
     def apply(
