@@ -120,6 +120,17 @@ def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
     return result
 
 
+def write_output(path: str, content: bytes) -> None:
+    """Write a command's output to the file --output names, and say so."""
+    try:
+        Path(path).write_bytes(content)
+    except OSError as exc:
+        raise InvalidInput(
+            _("--output {path}: {error}").format(path=path, error=exc.strerror)
+        ) from exc
+    click.echo(_("written to {path}").format(path=path))
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -837,13 +848,7 @@ def statement_export(
     if output is None:
         version = number or app.statements.show(ref, kind)["version"]
         output = f"{ref.upper()}-{kind}-v{version}.docx"
-    try:
-        Path(output).write_bytes(content)
-    except OSError as exc:
-        raise InvalidInput(
-            _("--output {path}: {error}").format(path=output, error=exc.strerror)
-        ) from exc
-    click.echo(_("written to {path}").format(path=output))
+    write_output(output, content)
 
 
 @cli.group("template", cls=CrisisflowGroup, context_settings=CONTEXT)
@@ -1035,13 +1040,7 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(
-            _("--output {path}: {error}").format(path=output, error=exc.strerror)
-        ) from exc
-    click.echo(_("written to {path}").format(path=output))
+    write_output(output, text.encode("utf-8"))
 
 
 # --- delivery --------------------------------------------------------------------------------
