@@ -234,6 +234,8 @@ outbox = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_incident_id", "incident_id"),
+    # Lets `list` count an incident's undeliverable mail from the index alone.
+    Index("ix_outbox_incident_id_status", "incident_id", "status"),
 )
 
 # Statuses an outbox row moves through.

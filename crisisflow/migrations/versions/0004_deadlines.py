@@ -1,4 +1,5 @@
-"""Legal clocks: deadlines measured by rule, and the reminders and escalations each sent.
+"""Legal clocks: deadlines measured by rule, and the reminders and escalations each sent;
+an index for counting an incident's undeliverable mail.
 
 Revision ID: 0004
 Revises: 0003
@@ -56,6 +57,10 @@ def upgrade() -> None:
     )
 
 
+    op.create_index("ix_outbox_incident_id_status", "outbox", ["incident_id", "status"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_outbox_incident_id_status", table_name="outbox")
     op.drop_table("deadline_notices")
     op.drop_table("deadlines")
