@@ -1,0 +1,121 @@
+"""Every shipped template renders, in Vietnamese and in English, for a real incident."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import timedelta
+
+import pytest
+
+from crisisflow.app import App
+from crisisflow.config import shipped
+from crisisflow.render import Renderer
+
+from .conftest import MEDIA_CRISIS_PATH, walk
+
+NAMES = Renderer([shipped("templates")]).names()
+
+
+@pytest.fixture(scope="module")
+def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The context a step gives templates, for a media-crisis incident walked to its end."""
+    from crisisflow.config import load_settings
+    from crisisflow.workspace import init
+
+    from .conftest import FakeClock
+
+    folder = tmp_path_factory.mktemp("templates")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CRISISFLOW_DATABASE_URL", f"sqlite:///{folder / 'db.sqlite'}")
+    workspace = init(folder / "ws").workspace
+    app = App(load_settings(workspace), clock=FakeClock())
+    ref = app.open("media-crisis", "Mạng xã hội lan truyền tin sạt lở bờ kè").ref
+    walk(app, ref, MEDIA_CRISIS_PATH)
+    with app.store.reading() as conn:
+        incident = app.view(conn, app.incident_row(conn, ref))
+    now = app.clock()
+    context = app.drafter.context(
+        incident, actor="chu-tich", note="Ghi chú.", trigger="verify", now=now
+    )
+    extras = {
+        "recipient": {"name": "UBND thị trấn Cửa Tùng", "email": "cuatung@vinhlinh.example"},
+        "role": "field_unit",
+        "due": now + timedelta(hours=2),
+        "deadline": {
+            "rule": "verify.internal",
+            "title": "Xác minh thông tin",
+            "basis": "Mục tiêu nội bộ",
+            "due_at": now,
+            "started_at": now,
+            "status": "overdue",
+            "escalation_level": 1,
+        },
+        "authorisation": {
+            "person": {
+                "name": "Trần Thị Bình",
+                "title": "Phó Chủ tịch",
+                "email": "phochutich@vinhlinh.example",
+            },
+            "granted_by": {"name": "Lê Văn An", "title": "Chủ tịch"},
+            "valid_from": now,
+            "valid_until": now + timedelta(days=1),
+        },
+        "report": {
+            "year": 2026,
+            "window_start": now,
+            "window_end": now,
+            "counts": dict.fromkeys(
+                [
+                    "press_conferences",
+                    "briefings",
+                    "replies",
+                    "press_requests",
+                    "incidents_with_statement",
+                    "incidents",
+                    "statements_on_time",
+                    "incidents_under_24h_rule",
+                    "correction_requests",
+                    "untrue_items",
+                ],
+                2,
+            ),
+        },
+    }
+    app.close()
+    mp.undo()
+    return {**context, **extras, "ref": ref}
+
+
+def test_there_is_a_template_for_every_document_kind() -> None:
+    kinds = [
+        "mail/task-verify",
+        "mail/deadline-reminder",
+        "mail/deadline-escalation",
+        "statements/spokesperson-authorisation",
+        "statements/holding-statement",
+        "statements/initial-info",
+        "statements/press-release",
+        "statements/press-answer",
+        "statements/refusal",
+        "statements/correction-request",
+        "statements/correction",
+        "statements/press-conference-notice",
+        "statements/rumour-rebuttal",
+        "statements/after-action-report",
+        "statements/yearly-report",
+    ]
+    assert not set(kinds) - set(NAMES)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("name", NAMES)
+def test_template_renders(name: str, lang: str, contexts: dict[str, object]) -> None:
+    renderer = Renderer([shipped("templates")])
+    assert renderer.find(name, lang, exact=True), f"{name} has no {lang} variant"
+    parts = renderer.render(name, lang, {**contexts, "lang": lang})
+    assert parts["body"].strip()
+    assert all(unicodedata.is_normalized("NFC", text) for text in parts.values())
+    if name.startswith("mail/"):
+        assert "\n" not in parts["subject"].strip()
+    else:
+        assert parts["title"].strip()
