@@ -1,6 +1,7 @@
 """Throughput of `advance`: incidents walked through the whole media-crisis playbook on a SQLite
 file with durable commits, against a raw SQLAlchemy Core loop replaying exactly the same writes
-(update the incident row, insert the event and the same outbox rows, commit) in the same run.
+(update the incident row, insert the event and the same outbox rows, and the statement versions
+and actions and the clocks each step wrote, then commit) in the same run.
 
     python benchmarks/advance.py [--incidents 2000]
 
@@ -44,30 +45,61 @@ def run_crisisflow(folder: Path, incidents: int) -> tuple[float, int]:
 
 
 def replay_raw(source_db: Path, target_db: Path) -> tuple[float, int]:
-    """Replay every transition event of the crisisflow run with plain Core statements."""
+    """Replay every transition of the crisisflow run with plain Core statements: the same rows
+    each one wrote (incident, event, outbox rows, statement versions and actions, clocks)."""
+    m = models
     source = sa.create_engine(f"sqlite:///{source_db}")
     with source.connect() as conn:
-        incidents = conn.execute(sa.select(models.incidents)).all()
-        events = conn.execute(sa.select(models.events).order_by(models.events.c.id)).all()
-        outbox = conn.execute(sa.select(models.outbox).order_by(models.outbox.c.id)).all()
-        pinned = conn.execute(sa.select(models.playbook_versions)).all()
+        incidents = conn.execute(sa.select(m.incidents)).all()
+        events = conn.execute(sa.select(m.events).order_by(m.events.c.id)).all()
+        pinned = conn.execute(sa.select(m.playbook_versions)).all()
+        tables = {
+            t: conn.execute(sa.select(t).order_by(t.c.id)).all()
+            for t in (
+                m.outbox,
+                m.statements,
+                m.statement_versions,
+                m.statement_actions,
+                m.deadlines,
+            )
+        }
     source.dispose()
-    mails_by_event: dict[int, list[dict[str, object]]] = {}
-    for row in outbox:
-        mails_by_event.setdefault(row.event_id, []).append(dict(row._mapping))
+    statement_incident = {r.id: r.incident_id for r in tables[m.statements]}
+
+    # What each transition wrote, found by incident and time (a command writes at one time).
+    writes: dict[tuple[int, object], list[tuple[sa.Table, dict[str, object]]]] = {}
+
+    def wrote(incident_id: int, at: object, table: sa.Table, row: object) -> None:
+        writes.setdefault((incident_id, at), []).append((table, dict(row._mapping)))  # type: ignore[attr-defined]
+
+    for row in tables[m.outbox]:
+        wrote(row.incident_id, row.created_at, m.outbox, row)
+    for row in tables[m.statements]:
+        wrote(row.incident_id, row.created_at, m.statements, row)
+    for row in tables[m.statement_versions]:
+        wrote(statement_incident[row.statement_id], row.created_at, m.statement_versions, row)
+    for row in tables[m.statement_actions]:
+        wrote(statement_incident[row.statement_id], row.at, m.statement_actions, row)
+    stops: dict[tuple[int, object], list[object]] = {}
+    for row in tables[m.deadlines]:
+        wrote(row.incident_id, row.entered_at, m.deadlines, row)
+        if row.stopped_at is not None:
+            stops.setdefault((row.incident_id, row.stopped_at), []).append(row)
 
     engine = make_engine(f"sqlite:///{target_db}")  # the same pragmas: WAL, synchronous=FULL
-    models.metadata.create_all(engine)
+    m.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(models.playbook_versions.insert(), [dict(r._mapping) for r in pinned])
+        conn.execute(m.playbook_versions.insert(), [dict(r._mapping) for r in pinned])
         conn.execute(
-            models.incidents.insert(),
+            m.incidents.insert(),
             [{**r._mapping, "state": "detected", "version": 1} for r in incidents],
         )
-        conn.execute(
-            models.events.insert(), [dict(e._mapping) for e in events if e.kind == "opened"]
-        )
-    inc, ev, ob = models.incidents, models.events, models.outbox
+        opened = [e for e in events if e.kind == "opened"]
+        conn.execute(m.events.insert(), [dict(e._mapping) for e in opened])
+        for event in opened:
+            for table, row in writes.pop((event.incident_id, event.at), []):
+                conn.execute(table.insert(), row)
+    inc, ev, dl = m.incidents, m.events, m.deadlines
     transitions = [e for e in events if e.kind == "transition"]
     started = time.perf_counter()
     for event in transitions:
@@ -78,9 +110,14 @@ def replay_raw(source_db: Path, target_db: Path) -> tuple[float, int]:
                 .values(state=event.to_state, version=inc.c.version + 1, updated_at=event.at)
             )
             conn.execute(ev.insert().values(**event._mapping))
-            mails = mails_by_event.get(event.id)
-            if mails:
-                conn.execute(ob.insert(), mails)
+            for table, row in writes.get((event.incident_id, event.at), []):
+                conn.execute(table.insert(), row)
+            for row in stops.get((event.incident_id, event.at), []):
+                conn.execute(
+                    dl.update()
+                    .where(dl.c.id == row.id)  # type: ignore[attr-defined]
+                    .values(status=row.status, stopped_at=row.stopped_at)
+                )  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed, len(transitions)

@@ -96,7 +96,7 @@ def run_crisisflow(folder: Path, rows: list[dict[str, Any]], port: int, connecti
     queue_messages(settings.database_url, rows)
 
     async def once() -> float:
-        dispatcher = app.dispatcher()
+        dispatcher = app.delivery.dispatcher()
         try:
             started = time.perf_counter()
             report = await dispatcher.run_once()

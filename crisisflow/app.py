@@ -31,13 +31,10 @@ from .playbook import Playbook
 from .store import Store
 
 if TYPE_CHECKING:
-    from email.message import EmailMessage
-
     from .deadlines import Deadlines
-    from .dispatch import Dispatcher, Report
+    from .delivery import Delivery
     from .drafting import Drafter, IncidentView, Rendered
     from .machine import IncidentModel
-    from .mailbox import Sink, Stored
     from .rules import Pack
     from .statements import Statement, Statements
 
@@ -395,6 +392,12 @@ class App:
         store.insert_outbox(conn, outbox_rows(mails, incident_id, None, key, now))
 
     @cached_property
+    def delivery(self) -> Delivery:
+        from .delivery import Delivery
+
+        return Delivery(self)
+
+    @cached_property
     def statements(self) -> Statements:
         from .statements import Statements
 
@@ -548,7 +551,7 @@ class App:
                 from .statements import assemble
 
                 for kind in wanted:
-                    found = assemble(*store.statement_records(conn, row.id, kind)).get(kind)
+                    found = assemble(*store.statement_current(conn, row.id, kind)).get(kind)
                     if found is not None and found.approved:
                         approved |= {kind}
             authorised = any(g.kind == "actor_is" for g in guards) and self.authorised(
@@ -797,128 +800,6 @@ class App:
             for r in rows
         ]
 
-    # --- delivery --------------------------------------------------------------------------------
-
-    def dispatcher(self) -> Dispatcher:
-        from .dispatch import Dispatcher, Policy
-        from .smtp import SmtpConfig
-
-        s = self.settings
-        smtp = SmtpConfig(
-            host=s["smtp_host"],
-            port=s["smtp_port"],
-            security=s["smtp_security"],
-            user=s["smtp_user"],
-            password=s["smtp_password"],
-            timeout=s["smtp_timeout"],
-            helo=self.drafter.sender.domain,
-        )
-        policy = Policy(
-            connections=s["smtp_connections"],
-            batch=s["dispatch_batch"],
-            lease=s["lease_seconds"],
-            max_attempts=s["max_attempts"],
-            retry_base=s["retry_base_seconds"],
-            retry_cap=s["retry_cap_seconds"],
-        )
-        self.store.check_schema()
-        return Dispatcher(s.database_url, smtp, policy, self.clock)
-
-    def dispatch(self) -> Report:
-        """Send what is due once, then return (safe under cron)."""
-        import asyncio
-
-        async def once() -> Report:
-            dispatcher = self.dispatcher()
-            try:
-                return await dispatcher.run_once()
-            finally:
-                await dispatcher.close()
-
-        return asyncio.run(once())
-
-    def run_worker(self, on_report: Callable[[Report], None] | None = None) -> Report:
-        """Deliver continuously until SIGINT or SIGTERM, then finish cleanly."""
-        import asyncio
-        import signal
-
-        async def forever() -> Report:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            dispatcher = self.dispatcher()
-            try:
-                return await dispatcher.run_forever(
-                    stop,
-                    self.settings["worker_interval"],
-                    on_report,
-                    lambda: len(self.deadlines.tick()),
-                )
-            finally:
-                await dispatcher.close()
-
-        return asyncio.run(forever())
-
-    def outbox(
-        self, *, status: str | None = None, ref: str | None = None, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        with self.store.reading() as conn:
-            rows = store.outbox_rows(
-                conn, status=status, ref=ref.strip().upper() if ref else None, limit=limit
-            )
-        return [
-            {
-                "id": r.id,
-                "incident": r.ref,
-                "to": r.recipient,
-                "to_name": r.recipient_name,
-                "subject": r.subject,
-                "status": r.status,
-                "attempts": r.attempts,
-                "next_attempt_at": _iso(r.next_attempt_at),
-                "last_reply": r.last_error,
-                "message_id": r.message_id,
-                "created_at": _iso(r.created_at),
-                "sent_at": _iso(r.sent_at),
-            }
-            for r in rows
-        ]
-
-    def retry(self, ids: list[int] | None) -> list[int]:
-        """Put dead messages (these ids, or every dead one) back in the queue."""
-        with self.store.writing() as conn:
-            requeued = store.requeue(conn, ids=ids, now=self.clock())
-            missing = sorted(set(ids or ()) - set(requeued))
-            if missing:  # raised inside the transaction: nothing is requeued
-                raise NotFoundError(
-                    _("no dead message {ids}; see `crisisflow outbox --status dead`").format(
-                        ids=", ".join(map(str, missing))
-                    )
-                )
-        return requeued
-
-    # --- the local mail sink ---------------------------------------------------------------
-
-    @property
-    def mailbox_folder(self) -> Path:
-        return self.workspace / "mailbox"
-
-    def sink(self, port: int | None = None) -> Sink:
-        from .mailbox import Sink
-
-        return Sink(self.mailbox_folder, port=port or self.settings["mailbox_port"])
-
-    def received(self) -> list[Stored]:
-        from .mailbox import messages
-
-        return messages(self.mailbox_folder)
-
-    def received_message(self, key: str) -> EmailMessage:
-        from .mailbox import message
-
-        return message(self.mailbox_folder, key)
-
     def local(self, value: datetime | str | None) -> str:
         """A stored UTC time as the workspace reads it: '26/11/2026 14:30'."""
         if value is None:
@@ -1006,7 +887,7 @@ class App:
                 )
                 outcome.drafted.append({**draft, "number": number})
             elif isinstance(effect, StatementStep):
-                records = store.statement_records(conn, incident_id, effect.kind)
+                records = store.statement_current(conn, incident_id, effect.kind)
                 statement = assemble(*records).get(effect.kind)
                 if statement is None:
                     raise TransitionRefused(

@@ -1059,7 +1059,7 @@ def dispatch(ctx: click.Context, as_json: bool) -> None:
     """
     from . import views
 
-    report = get_app(ctx).dispatch()
+    report = get_app(ctx).delivery.dispatch()
     if as_json:
         print_json(views.report_data(report))
     else:
@@ -1088,7 +1088,7 @@ def worker(ctx: click.Context) -> None:
         ),
         err=True,
     )
-    total = app.run_worker(lambda report: click.echo(views.report_text(report)))
+    total = app.delivery.run_worker(lambda report: click.echo(views.report_text(report)))
     click.echo(
         _("worker stopped; in all: {summary}").format(summary=views.report_text(total)), err=True
     )
@@ -1118,7 +1118,7 @@ def outbox(
         return
     from . import views
 
-    rows = get_app(ctx).outbox(status=status, ref=ref, limit=limit)
+    rows = get_app(ctx).delivery.outbox(status=status, ref=ref, limit=limit)
     if as_json:
         print_json(rows)
     else:
@@ -1139,7 +1139,7 @@ def outbox_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     """
     if bool(ids) == all_dead:
         raise InvalidInput(_("give message ids or --dead (one of the two)"))
-    requeued = get_app(ctx).retry(None if all_dead else list(ids))
+    requeued = get_app(ctx).delivery.retry(None if all_dead else list(ids))
     click.echo(
         _("{n} message(s) back in the queue: {ids}").format(
             n=len(requeued), ids=", ".join(map(str, requeued)) or "-"
@@ -1169,7 +1169,7 @@ def mailbox_(ctx: click.Context, port: int | None) -> None:
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     # Blocked before the server thread starts, so only this thread receives them, in sigwait.
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    with app.sink(port) as sink:
+    with app.delivery.sink(port) as sink:
         click.echo(
             _(
                 "mailbox: listening on {host}:{port}, keeping mail in {folder}; stop with Ctrl-C"
@@ -1193,7 +1193,7 @@ def mailbox_list(ctx: click.Context, as_json: bool) -> None:
     from . import views
 
     app = get_app(ctx)
-    received = app.received()
+    received = app.delivery.received()
     if as_json:
         print_json([views.stored_data(s) for s in received])
     else:
@@ -1213,7 +1213,7 @@ def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
     """
     from . import views
 
-    msg = get_app(ctx).received_message(key)
+    msg = get_app(ctx).delivery.received_message(key)
     click.echo(msg.as_string() if raw else views.message_text(msg))
 
 

@@ -92,10 +92,10 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
         )
         echo("")
         echo("$ crisisflow dispatch")
-        echo(report_text(app.dispatch()))
+        echo(report_text(app.delivery.dispatch()))
         echo("")
         echo("$ crisisflow mailbox list")
-        echo(mailbox_text(app.received(), app.local))
+        echo(mailbox_text(app.delivery.received(), app.local))
         sink.stop()
         app.close()
         return folder

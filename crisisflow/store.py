@@ -238,6 +238,20 @@ def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
 
 
 _UPDATES: dict[tuple[str, ...], Any] = {}
+_BY_ID_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_by_id(conn: Connection, table: sa.Table, row_id: int, values: dict[str, Any]) -> None:
+    """UPDATE table SET values WHERE id = row_id, with one prepared statement per column set."""
+    key = (table.name, *sorted(values))
+    statement = _BY_ID_UPDATES.get(key)
+    if statement is None:
+        statement = _BY_ID_UPDATES[key] = (
+            table.update()
+            .where(table.c.id == sa.bindparam("_id"))
+            .values(**{k: sa.bindparam("v_" + k) for k in sorted(values)})
+        )
+    conn.execute(statement, {"_id": row_id, **{"v_" + k: v for k, v in values.items()}})
 
 
 def update_incident(
@@ -318,10 +332,15 @@ def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     ).all()
 
 
+_STATEMENT_ID = sa.select(m.statements.c.id).where(
+    m.statements.c.incident_id == sa.bindparam("incident_id"),
+    m.statements.c.kind == sa.bindparam("kind"),
+)
+
+
 def statement_exists(conn: Connection, incident_id: int, kind: str) -> bool:
-    st = m.statements
-    query = sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
-    return conn.execute(query).first() is not None
+    params = {"incident_id": incident_id, "kind": kind}
+    return conn.execute(_STATEMENT_ID, params).first() is not None
 
 
 def statement_records(
@@ -343,6 +362,41 @@ def statement_records(
         sa.select(sa_).where(sa_.c.statement_id.in_(ids)).order_by(sa_.c.id)
     ).all()
     return list(heads), list(versions), list(actions)
+
+
+_CURRENT_VERSION = (
+    sa.select(
+        m.statements.c.id,
+        m.statements.c.incident_id,
+        m.statements.c.kind,
+        m.statements.c.corrects_id,
+        *[c for c in m.statement_versions.c if c.name != "id"],
+    )
+    .join(m.statement_versions, m.statement_versions.c.statement_id == m.statements.c.id)
+    .where(
+        m.statements.c.incident_id == sa.bindparam("incident_id"),
+        m.statements.c.kind == sa.bindparam("kind"),
+    )
+    .order_by(m.statement_versions.c.number.desc())
+    .limit(1)
+)
+_ACTIONS_OF = (
+    sa.select(m.statement_actions)
+    .where(m.statement_actions.c.statement_id == sa.bindparam("statement_id"))
+    .order_by(m.statement_actions.c.id)
+)
+
+
+def statement_current(
+    conn: Connection, incident_id: int, kind: str
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Like statement_records for one statement, with only its current version: what a step
+    that submits, approves or publishes it needs, in two queries."""
+    row = conn.execute(_CURRENT_VERSION, {"incident_id": incident_id, "kind": kind}).first()
+    if row is None:
+        return [], [], []
+    actions = conn.execute(_ACTIONS_OF, {"statement_id": row.statement_id}).all()
+    return [row], [row], list(actions)  # the row holds the statement and its version
 
 
 def add_statement_action(conn: Connection, values: dict[str, Any]) -> None:
@@ -556,11 +610,15 @@ def requeue(conn: Connection, *, ids: list[int] | None, now: datetime) -> list[i
 # --- deadlines ---------------------------------------------------------------------------------
 
 
+_DEADLINES_OF = (
+    sa.select(m.deadlines)
+    .where(m.deadlines.c.incident_id == sa.bindparam("incident_id"))
+    .order_by(m.deadlines.c.id)
+)
+
+
 def deadlines_of(conn: Connection, incident_id: int) -> Sequence[Any]:
-    dl = m.deadlines
-    return conn.execute(
-        sa.select(dl).where(dl.c.incident_id == incident_id).order_by(dl.c.id)
-    ).all()
+    return conn.execute(_DEADLINES_OF, {"incident_id": incident_id}).all()
 
 
 def deadline_by_id(conn: Connection, deadline_id: int) -> Any:
@@ -573,7 +631,7 @@ def insert_deadline(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def update_deadline(conn: Connection, deadline_id: int, values: dict[str, Any]) -> None:
-    conn.execute(m.deadlines.update().where(m.deadlines.c.id == deadline_id).values(**values))
+    _update_by_id(conn, m.deadlines, deadline_id, values)
 
 
 def deadlines_due(conn: Connection, now: datetime, limit: int) -> list[int]:

@@ -57,7 +57,7 @@ def test_every_queued_message_is_delivered_with_its_headers(
         app = app_on(workspace, clock, port)
         ref = app.open("media-crisis", TITLE).ref
         walk(app, ref, MEDIA_CRISIS_PATH)
-        report = app.dispatch()
+        report = app.delivery.dispatch()
     rows = outbox(app)
     assert report.sent == len(rows) == len(recorder.received) == 18  # 16 tasks, 2 to the press
     assert {r.status for r in rows} == {"sent"}
@@ -89,7 +89,7 @@ def test_421_on_connect_is_retried_later_then_delivered(workspace: Path, clock: 
     with busy_server() as port:
         app = app_on(workspace, clock, port)
         queue_some_mail(app)
-        report = app.dispatch()
+        report = app.delivery.dispatch()
     assert report.sent == 0 and report.retried == 2
     rows = outbox(app)
     assert {r.status for r in rows} == {"pending"} and {r.attempts for r in rows} == {1}
@@ -99,9 +99,9 @@ def test_421_on_connect_is_retried_later_then_delivered(workspace: Path, clock: 
     recorder = Recorder()
     with smtp_server(recorder) as port:
         app = app_on(workspace, clock, port)
-        assert app.dispatch().sent == 0  # not due yet: the backoff holds
+        assert app.delivery.dispatch().sent == 0  # not due yet: the backoff holds
         clock.advance(minutes=2)
-        assert app.dispatch().sent == 2
+        assert app.delivery.dispatch().sent == 2
     assert len(recorder.received) == 2
     app.close()
 
@@ -110,7 +110,7 @@ def test_451_to_rcpt_is_transient(workspace: Path, clock: FakeClock) -> None:
     with smtp_server(Recorder(rcpt_reply="451 4.3.0 Mailbox busy")) as port:
         app = app_on(workspace, clock, port)
         queue_some_mail(app)
-        report = app.dispatch()
+        report = app.delivery.dispatch()
     assert report.retried == 2 and not report.dead
     assert all(r.status == "pending" and r.last_error.startswith("451") for r in outbox(app))
     app.close()
@@ -123,7 +123,7 @@ def test_550_for_one_recipient_is_dead_shown_and_can_be_retried(
     with smtp_server(recorder) as port:
         app = app_on(workspace, clock, port)
         ref = queue_some_mail(app)
-        report = app.dispatch()
+        report = app.delivery.dispatch()
     assert report.sent == 1 and [d["to"] for d in report.dead] == ["cuatung@vinhlinh.example"]
     data = app.show(ref)
     assert data["undeliverable"] == 1
@@ -148,10 +148,10 @@ def test_hang_up_mid_data_resends_the_same_message(workspace: Path, clock: FakeC
         app = app_on(workspace, clock, port)
         queue_some_mail(app)
         first_ids = [r.message_id for r in outbox(app)]
-        assert app.dispatch().retried == 2
+        assert app.delivery.dispatch().retried == 2
         recorder.hang_up = False
         clock.advance(minutes=2)
-        assert app.dispatch().sent == 2
+        assert app.delivery.dispatch().sent == 2
     assert sorted(m["Message-ID"] for m in recorder.messages()) == sorted(first_ids)
     app.close()
 
@@ -160,7 +160,7 @@ def test_server_stalling_past_the_timeout_is_transient(workspace: Path, clock: F
     with smtp_server(Recorder(stall=3.0)) as port:
         app = app_on(workspace, clock, port, smtp_timeout=0.5, smtp_connections=2)
         queue_some_mail(app)
-        report = app.dispatch()
+        report = app.delivery.dispatch()
     assert report.retried == 2
     assert all("Timeout" in r.last_error for r in outbox(app))
     app.close()
@@ -178,7 +178,7 @@ def test_refused_credentials_stop_sending_without_using_attempts(
         )
         queue_some_mail(app)
         with pytest.raises(DeliveryConfigError, match="authentication refused") as caught:
-            app.dispatch()
+            app.delivery.dispatch()
     assert "wrong-horse-battery" not in str(caught.value)
     rows = outbox(app)
     assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
@@ -192,7 +192,7 @@ def test_starttls_required_but_not_offered_sends_nothing(workspace: Path, clock:
         app = app_on(workspace, clock, port, smtp_security="starttls")
         queue_some_mail(app)
         with pytest.raises(DeliveryConfigError, match="STARTTLS extension not supported"):
-            app.dispatch()
+            app.delivery.dispatch()
     assert recorder.received == []
     assert {(r.status, r.attempts) for r in outbox(app)} == {("pending", 0)}
     app.close()
@@ -205,7 +205,7 @@ def test_a_message_failing_every_time_ends_dead_after_max_attempts(
         app = app_on(workspace, clock, port, max_attempts=3)
         ref = queue_some_mail(app)
         for _ in range(3):
-            app.dispatch()
+            app.delivery.dispatch()
             clock.advance(hours=2)
     assert {(r.status, r.attempts) for r in outbox(app)} == {("dead", 3)}
     assert app.show(ref)["undeliverable"] == 2
@@ -302,10 +302,10 @@ def test_two_dispatchers_never_claim_the_same_row(workspace: Path, clock: FakeCl
 
 def test_mailbox_sink_keeps_what_it_receives(workspace: Path, clock: FakeClock) -> None:
     probe = App(load_settings(workspace), clock=clock)
-    with probe.sink(port=0) as sink:
+    with probe.delivery.sink(port=0) as sink:
         app = app_on(workspace, clock, sink.port)
         queue_some_mail(app)
-        assert app.dispatch().sent == 2
+        assert app.delivery.dispatch().sent == 2
     env = {"CRISISFLOW_HOME": str(workspace)}
     listed = CliRunner().invoke(cli, ["mailbox", "list", "--json"], env=env)
     received = __import__("json").loads(listed.stdout)
@@ -339,7 +339,7 @@ def test_a_slow_relay_never_gets_a_message_twice_from_one_dispatcher(workspace: 
                 },
             )
         )
-        report = real.dispatch()
+        report = real.delivery.dispatch()
     ids = [m["Message-ID"] for m in recorder.messages()]
     assert report.sent == len(ids) == len(set(ids)) == 6
     assert {r.status for r in outbox(real)} == {"sent"}

@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("deadline_id", "key", name="uq_deadline_notices_deadline_id_key"),
     )
 
-
     op.create_index("ix_outbox_incident_id_status", "outbox", ["incident_id", "status"])
 
 

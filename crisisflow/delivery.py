@@ -1,0 +1,147 @@
+"""The delivery use cases: sending the outbox once or continuously, the duty officer's view
+of it, and the local mail sink (``app.delivery``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import store
+from .errors import NotFoundError
+from .i18n import _
+
+if TYPE_CHECKING:
+    from .app import App
+    from .dispatch import Dispatcher, Report
+    from .mailbox import Sink, Stored
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Delivery:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def dispatcher(self) -> Dispatcher:
+        from .dispatch import Dispatcher, Policy
+        from .smtp import SmtpConfig
+
+        s = self.app.settings
+        smtp = SmtpConfig(
+            host=s["smtp_host"],
+            port=s["smtp_port"],
+            security=s["smtp_security"],
+            user=s["smtp_user"],
+            password=s["smtp_password"],
+            timeout=s["smtp_timeout"],
+            helo=self.app.drafter.sender.domain,
+        )
+        policy = Policy(
+            connections=s["smtp_connections"],
+            batch=s["dispatch_batch"],
+            lease=s["lease_seconds"],
+            max_attempts=s["max_attempts"],
+            retry_base=s["retry_base_seconds"],
+            retry_cap=s["retry_cap_seconds"],
+        )
+        self.app.store.check_schema()
+        return Dispatcher(s.database_url, smtp, policy, self.app.clock)
+
+    def dispatch(self) -> Report:
+        """Send what is due once, then return (safe under cron)."""
+        import asyncio
+
+        async def once() -> Report:
+            dispatcher = self.dispatcher()
+            try:
+                return await dispatcher.run_once()
+            finally:
+                await dispatcher.close()
+
+        return asyncio.run(once())
+
+    def run_worker(self, on_report: Callable[[Report], None] | None = None) -> Report:
+        """Deliver continuously until SIGINT or SIGTERM, then finish cleanly."""
+        import asyncio
+        import signal
+
+        async def forever() -> Report:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            dispatcher = self.dispatcher()
+            try:
+                return await dispatcher.run_forever(
+                    stop,
+                    self.app.settings["worker_interval"],
+                    on_report,
+                    lambda: len(self.app.deadlines.tick()),
+                )
+            finally:
+                await dispatcher.close()
+
+        return asyncio.run(forever())
+
+    def outbox(
+        self, *, status: str | None = None, ref: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        with self.app.store.reading() as conn:
+            rows = store.outbox_rows(
+                conn, status=status, ref=ref.strip().upper() if ref else None, limit=limit
+            )
+        return [
+            {
+                "id": r.id,
+                "incident": r.ref,
+                "to": r.recipient,
+                "to_name": r.recipient_name,
+                "subject": r.subject,
+                "status": r.status,
+                "attempts": r.attempts,
+                "next_attempt_at": _iso(r.next_attempt_at),
+                "last_reply": r.last_error,
+                "message_id": r.message_id,
+                "created_at": _iso(r.created_at),
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in rows
+        ]
+
+    def retry(self, ids: list[int] | None) -> list[int]:
+        """Put dead messages (these ids, or every dead one) back in the queue."""
+        with self.app.store.writing() as conn:
+            requeued = store.requeue(conn, ids=ids, now=self.app.clock())
+            missing = sorted(set(ids or ()) - set(requeued))
+            if missing:  # raised inside the transaction: nothing is requeued
+                raise NotFoundError(
+                    _("no dead message {ids}; see `crisisflow outbox --status dead`").format(
+                        ids=", ".join(map(str, missing))
+                    )
+                )
+        return requeued
+
+    # --- the local mail sink ---------------------------------------------------------------
+
+    @property
+    def mailbox_folder(self) -> Path:
+        return self.app.workspace / "mailbox"
+
+    def sink(self, port: int | None = None) -> Sink:
+        from .mailbox import Sink
+
+        return Sink(self.mailbox_folder, port=port or self.app.settings["mailbox_port"])
+
+    def received(self) -> list[Stored]:
+        from .mailbox import messages
+
+        return messages(self.mailbox_folder)
+
+    def received_message(self, key: str) -> EmailMessage:
+        from .mailbox import message
+
+        return message(self.mailbox_folder, key)
