@@ -223,7 +223,9 @@ class App:
             if fact.type == "person" and name in playbook.roles and facts.get(name) == actor:
                 roles.add(name)
         if authorised:  # a written authorisation for this incident, valid now
-            roles |= {"approver", "spokesperson"}
+            from .statements import AUTHORISED_ROLES
+
+            roles |= AUTHORISED_ROLES
         return frozenset(roles)
 
     def authorised(self, conn: Any, incident_id: int, actor: str, now: datetime) -> bool:

@@ -34,6 +34,7 @@ CHANNELS = (
     "briefing",
     "press_conference",
 )
+# What a written per-incident authorisation lets its holder do.
 AUTHORISED_ROLES = frozenset({"approver", "spokesperson"})
 MAX_STATEMENT = 100_000
 
