@@ -23,7 +23,9 @@ def literal_text(node: ast.expr) -> str:
     return ""
 
 
-@pytest.mark.parametrize("module", ["cli", "views", "demo"])
+@pytest.mark.parametrize(
+    "module", ["cli", "cli_incidents", "cli_statements", "cli_delivery", "views", "demo"]
+)
 def test_printed_text_is_translatable(module: str) -> None:
     tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
     untranslated = []

@@ -75,12 +75,14 @@ ALLOWED: dict[str, set[str]] = {
         "i18n",
         "app",
         "config",
-        "views",
-        "demo",
         "workspace",
-        "deadlines",
-        "reports",
+        "cli_delivery",
+        "cli_incidents",
+        "cli_statements",
     },
+    "cli_incidents": {"cli", "errors", "i18n", "app", "views", "demo", "deadlines"},
+    "cli_statements": {"cli", "errors", "i18n", "app", "views"},
+    "cli_delivery": {"cli", "errors", "i18n", "app", "views", "deadlines", "reports"},
     "__init__": set(),
     "__main__": {"cli"},
 }
@@ -93,6 +95,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "render": {"sqlalchemy", "alembic", "aiosmtplib", "smtplib", "socket"},
     "directory": {"sqlalchemy", "aiosmtplib", "jinja2", "transitions"},
     "cli": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
+    "cli_incidents": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
+    "cli_statements": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
+    "cli_delivery": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
     "views": {"sqlalchemy", "jinja2", "transitions", "aiosmtplib"},
 }
 

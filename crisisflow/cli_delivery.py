@@ -1,0 +1,337 @@
+"""Commands for delivery, the clocks and the record."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from .cli import (
+    CONTEXT,
+    CrisisflowGroup,
+    as_option,
+    cli,
+    get_app,
+    json_option,
+    print_json,
+    write_output,
+)
+from .errors import InvalidInput
+from .i18n import _
+
+if TYPE_CHECKING:
+    pass
+
+
+# --- clocks and the record ---------------------------------------------------------------------
+
+
+@cli.command("tick", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def tick(ctx: click.Context, as_json: bool) -> None:
+    """Send the reminders and escalations that are due, once each (safe to run from cron).
+
+    \b
+    Example:
+        */5 * * * *  cd /srv/vinh-linh && crisisflow tick && crisisflow dispatch
+    """
+    sent = get_app(ctx).deadlines.tick()
+    if as_json:
+        print_json(sent)
+        return
+    for notice in sent:
+        click.echo(
+            _("{ref} {clock}: {notice} to {to}").format(
+                ref=notice["ref"],
+                clock=notice["clock"],
+                notice=notice["notice"],
+                to=", ".join(notice["to"]),
+            )
+        )
+    click.echo(_("{n} notice(s) queued").format(n=len(sent)))
+
+
+@cli.command("ack", context_settings=CONTEXT)
+@click.argument("ref")
+@click.option("--unit", required=True, help=_("The unit (or person) that took on its task."))
+@as_option
+@click.pass_context
+def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
+    """Record that a unit acknowledged its task in incident REF: no more reminders for it.
+
+    \b
+    Example:
+        crisisflow ack KC-2026-0001 --unit ubnd-cua-tung
+    """
+    clocks = get_app(ctx).deadlines.ack(ref, unit, actor=actor)
+    click.echo(
+        _("{ref}: {unit} acknowledged {clocks}").format(
+            ref=ref.upper(), unit=unit, clocks=", ".join(clocks)
+        )
+    )
+
+
+@cli.group("audit", cls=CrisisflowGroup, context_settings=CONTEXT)
+def audit_() -> None:
+    """Check the record: every event hashes its predecessor.
+
+    \b
+    Example:
+        crisisflow audit verify
+    """
+
+
+@audit_.command("verify", context_settings=CONTEXT)
+@click.argument("ref", required=False)
+@json_option
+@click.pass_context
+def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
+    """Recompute the hash chain of every incident (or of REF) and name the first broken link.
+
+    \b
+    Example:
+        crisisflow audit verify KC-2026-0001
+    """
+    results = get_app(ctx).audit(ref)
+    broken = [r for r in results if r["broken_at"] is not None]
+    if as_json:
+        print_json(results)
+    else:
+        for r in broken:
+            click.echo(
+                _(
+                    "{ref}: BROKEN at event {n}: it was changed, removed or reordered "
+                    "after it was written"
+                ).format(ref=r["ref"], n=r["broken_at"])
+            )
+        click.echo(
+            _("{ok} of {n} incident(s) verified, {events} event(s)").format(
+                ok=len(results) - len(broken),
+                n=len(results),
+                events=sum(r["events"] for r in results),
+            )
+        )
+    if broken:
+        ctx.exit(13)
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("target", metavar="REF|yearly")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help=_("Output format (json: yearly only)."),
+)
+@click.option("--year", type=int, help=_("With `yearly`: the report year (15 Dec – 14 Dec)."))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help=_("Write to this file."))
+@click.pass_context
+def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: str | None) -> None:
+    """The after-action review of incident REF, or the yearly spokesperson report.
+
+    The review: timeline, each clock met or missed against its legal basis, statements and
+    their versions, e-mail and its delivery, who did what. The yearly report: the counts of
+    Decree 244/2026/NĐ-CP Art. 10 over 15 December of the year before to 14 December.
+
+    \b
+    Example:
+        crisisflow report KC-2026-0001 --format html -o KC-2026-0001.html
+        crisisflow report yearly --year 2026
+    """
+    from . import reports
+
+    app = get_app(ctx)
+    if target.lower() == "yearly":
+        if year is None:
+            raise InvalidInput(_("report yearly needs --year, e.g. --year 2026"))
+        text = reports.yearly(app, year, fmt)
+    else:
+        if fmt == "json":
+            raise InvalidInput(
+                _(
+                    "--format json is for the yearly report; for an incident use "
+                    "`crisisflow show REF --json`"
+                )
+            )
+        text = reports.after_action(app, target, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(output, text.encode("utf-8"))
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+@cli.command("dispatch", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def dispatch(ctx: click.Context, as_json: bool) -> None:
+    """Send the e-mail that is due, once, then exit (safe to run from cron).
+
+    \b
+    Example:
+        crisisflow dispatch
+        */1 * * * *  cd /srv/vinh-linh && crisisflow dispatch   (crontab)
+    """
+    from . import views
+
+    report = get_app(ctx).delivery.dispatch()
+    if as_json:
+        print_json(views.report_data(report))
+    else:
+        click.echo(views.report_text(report))
+    if report.dead:
+        ctx.exit(12)
+
+
+@cli.command("worker", context_settings=CONTEXT)
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Deliver e-mail continuously until stopped (SIGINT or SIGTERM stop it cleanly).
+
+    Several workers, on several machines, may share one PostgreSQL database.
+
+    \b
+    Example:
+        crisisflow worker
+    """
+    from . import views
+
+    app = get_app(ctx)
+    click.echo(
+        _("worker: delivering through {host}:{port}; stop with Ctrl-C").format(
+            host=app.settings["smtp_host"], port=app.settings["smtp_port"]
+        ),
+        err=True,
+    )
+    total = app.delivery.run_worker(lambda report: click.echo(views.report_text(report)))
+    click.echo(
+        _("worker stopped; in all: {summary}").format(summary=views.report_text(total)), err=True
+    )
+
+
+@cli.group("outbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "dead"]),
+    help=_("Only messages with this status."),
+)
+@click.option("--incident", "ref", metavar="REF", help=_("Only this incident's messages."))
+@click.option("--limit", default=200, show_default=True, help=_("At most this many."))
+@json_option
+@click.pass_context
+def outbox(
+    ctx: click.Context, status: str | None, ref: str | None, limit: int, as_json: bool
+) -> None:
+    """List queued and delivered e-mail, newest first; `retry` puts dead ones back.
+
+    \b
+    Example:
+        crisisflow outbox --status dead
+        crisisflow outbox retry 42
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import views
+
+    rows = get_app(ctx).delivery.outbox(status=status, ref=ref, limit=limit)
+    if as_json:
+        print_json(rows)
+    else:
+        click.echo(views.outbox_text(rows, get_app(ctx).local))
+
+
+@outbox.command("retry", context_settings=CONTEXT)
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", "all_dead", is_flag=True, help=_("Retry every dead message."))
+@click.pass_context
+def outbox_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> None:
+    """Put dead messages back in the queue with fresh attempts (after fixing the cause).
+
+    \b
+    Example:
+        crisisflow outbox retry 42 43
+        crisisflow outbox retry --dead
+    """
+    if bool(ids) == all_dead:
+        raise InvalidInput(_("give message ids or --dead (one of the two)"))
+    requeued = get_app(ctx).delivery.retry(None if all_dead else list(ids))
+    click.echo(
+        _("{n} message(s) back in the queue: {ids}").format(
+            n=len(requeued), ids=", ".join(map(str, requeued)) or "-"
+        )
+    )
+
+
+@cli.group("mailbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--port", type=int, help=_("Port to listen on (default: the mailbox_port setting)."))
+@click.pass_context
+def mailbox_(ctx: click.Context, port: int | None) -> None:
+    """Run a local SMTP sink on 127.0.0.1 that keeps what it receives in the workspace.
+
+    Point smtp_host/smtp_port at it (the defaults do) to try crisisflow with no mail server.
+    `mailbox list` and `mailbox show KEY` read what arrived.
+
+    \b
+    Example:
+        crisisflow mailbox &
+        crisisflow dispatch && crisisflow mailbox list
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+
+    app = get_app(ctx)
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    # Blocked before the server thread starts, so only this thread receives them, in sigwait.
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    with app.delivery.sink(port) as sink:
+        click.echo(
+            _(
+                "mailbox: listening on {host}:{port}, keeping mail in {folder}; stop with Ctrl-C"
+            ).format(host=sink.host, port=sink.port, folder=sink.folder),
+            err=True,
+        )
+        signal.sigwait(stop_signals)
+    click.echo(_("mailbox stopped"), err=True)
+
+
+@mailbox_.command("list", context_settings=CONTEXT)
+@json_option
+@click.pass_context
+def mailbox_list(ctx: click.Context, as_json: bool) -> None:
+    """List the messages the local sink received, oldest first.
+
+    \b
+    Example:
+        crisisflow mailbox list
+    """
+    from . import views
+
+    app = get_app(ctx)
+    received = app.delivery.received()
+    if as_json:
+        print_json([views.stored_data(s) for s in received])
+    else:
+        click.echo(views.mailbox_text(received, app.local))
+
+
+@mailbox_.command("show", context_settings=CONTEXT)
+@click.argument("key")
+@click.option("--raw", is_flag=True, help=_("Print the message exactly as received."))
+@click.pass_context
+def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
+    """Show one received message (KEY: its number in `mailbox list`, or its Maildir key).
+
+    \b
+    Example:
+        crisisflow mailbox show 3
+    """
+    from . import views
+
+    msg = get_app(ctx).delivery.received_message(key)
+    click.echo(msg.as_string() if raw else views.message_text(msg))
