@@ -333,18 +333,16 @@ class App:
     @cached_property
     def rule_pack(self) -> Pack:
         """The workspace's rule packs (rules/*.yaml), else the shipped ones."""
-        from .rules import Pack, load
+        from .rules import Calendar, Pack, load
 
         folder = self.workspace / "rules"
         files = sorted(folder.glob("*.yaml")) or sorted(shipped("rules").glob("*.yaml"))
         rules: dict[str, Any] = {}
         calendar = None
-        for path in files:
+        for path in files:  # later packs add rules; the first pack's calendar is the one
             pack = load(path)
             rules.update(pack.rules)
             calendar = calendar or pack.calendar
-        from .rules import Calendar
-
         return Pack(rules, calendar or Calendar())
 
     @cached_property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import history, store
@@ -103,7 +104,7 @@ class Deadlines:
     def pack(self) -> Pack:
         return self.app.rule_pack
 
-    @property
+    @cached_property
     def policy(self) -> NoticePolicy:
         s = self.app.settings
         return NoticePolicy.parse(s["reminders"], s["escalation_interval_hours"])

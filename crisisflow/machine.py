@@ -18,14 +18,12 @@ from transitions import EventData, Machine
 
 from .errors import TransitionRefused
 from .i18n import _
-from .playbook import Playbook, Step, Transition
+from .playbook import STATEMENT_STEPS, Playbook, Step, Transition
 
-STATEMENT_STEPS = {
-    "submit_statement": "submitted",
-    "approve_statement": "approved",
-    "reject_statement": "rejected",
-    "publish_statement": "published",
-}
+# What each allow-listed statement step records against the statement's current text.
+RECORDED_AS = dict(
+    zip(STATEMENT_STEPS, ("submitted", "approved", "rejected", "published"), strict=True)
+)
 
 
 @dataclass(frozen=True)
@@ -157,8 +155,8 @@ def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
         )
     if kind == "draft":
         return lambda model: model.effects.append(Draft(arg["kind"], arg["template"]))
-    if kind in STATEMENT_STEPS:
-        action = STATEMENT_STEPS[kind]
+    if kind in RECORDED_AS:
+        action = RECORDED_AS[kind]
         return lambda model: model.effects.append(StatementStep(arg, action))
     raise AssertionError(kind)  # pragma: no cover - playbook.ACTIONS and this agree
 
