@@ -16,7 +16,7 @@ from .cli import (
     print_json,
     write_output,
 )
-from .errors import InvalidInput
+from .errors import AuditBroken, InvalidInput, UndeliverableMail
 from .i18n import _
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def tick(ctx: click.Context, as_json: bool) -> None:
     Example:
         */5 * * * *  cd /srv/vinh-linh && crisisflow tick && crisisflow dispatch
     """
-    sent = get_app(ctx).deadlines.tick()
+    sent = get_app(ctx).clocks.tick()
     if as_json:
         print_json(sent)
         return
@@ -64,7 +64,8 @@ def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
     Example:
         crisisflow ack KC-2026-0001 --unit ubnd-cua-tung
     """
-    clocks = get_app(ctx).deadlines.ack(ref, unit, actor=actor)
+    app = get_app(ctx)
+    clocks = app.clocks.ack(ref, unit, actor=app.identify(actor))
     click.echo(
         _("{ref}: {unit} acknowledged {clocks}").format(
             ref=ref.upper(), unit=unit, clocks=", ".join(clocks)
@@ -93,7 +94,11 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
     Example:
         crisisflow audit verify KC-2026-0001
     """
-    results = get_app(ctx).audit(ref)
+    failure: AuditBroken | None = None
+    try:
+        results = get_app(ctx).records.audit(ref)
+    except AuditBroken as exc:  # print every result, then fail with exit code 13
+        results, failure = exc.results, exc
     broken = [r for r in results if r["broken_at"] is not None]
     if as_json:
         print_json(results)
@@ -112,8 +117,8 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
                 events=sum(r["events"] for r in results),
             )
         )
-    if broken:
-        ctx.exit(13)
+    if failure is not None:
+        raise failure
 
 
 @cli.command("report", context_settings=CONTEXT)
@@ -141,13 +146,11 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
         crisisflow report KC-2026-0001 --format html -o KC-2026-0001.html
         crisisflow report yearly --year 2026
     """
-    from . import reports
-
     app = get_app(ctx)
     if target.lower() == "yearly":
         if year is None:
             raise InvalidInput(_("report yearly needs --year, e.g. --year 2026"))
-        text = reports.yearly(app, year, fmt)
+        text = app.reports.yearly(year, fmt)
     else:
         if fmt == "json":
             raise InvalidInput(
@@ -156,7 +159,7 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
                     "`crisisflow show REF --json`"
                 )
             )
-        text = reports.after_action(app, target, fmt)
+        text = app.reports.after_action(target, fmt)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -179,13 +182,17 @@ def dispatch(ctx: click.Context, as_json: bool) -> None:
     """
     from . import views
 
-    report = get_app(ctx).delivery.dispatch()
+    failure: UndeliverableMail | None = None
+    try:
+        report = get_app(ctx).delivery.dispatch()
+    except UndeliverableMail as exc:  # print the report, then fail with exit code 12
+        report, failure = exc.report, exc
     if as_json:
         print_json(views.report_data(report))
     else:
         click.echo(views.report_text(report))
-    if report.dead:
-        ctx.exit(12)
+    if failure is not None:
+        raise failure
 
 
 @cli.command("worker", context_settings=CONTEXT)

@@ -23,7 +23,8 @@ from .errors import PlaybookError
 from .i18n import _
 
 if TYPE_CHECKING:
-    from .app import App, Outcome
+    from .app import App
+    from .app.incidents import Outcome
 
 
 # --- playbooks -------------------------------------------------------------------------------
@@ -52,9 +53,9 @@ def playbook_list(ctx: click.Context, as_json: bool) -> None:
     """
     app = get_app(ctx)
     rows: list[dict[str, Any]] = []
-    for pid, path in app.playbook_files().items():
+    for pid, path in app.catalogue.files().items():
         try:
-            pb = app.load_playbook(pid)
+            pb = app.catalogue.load(pid)
         except PlaybookError as exc:  # one broken file must not hide the others
             rows.append({"id": pid, "file": str(path), "problems": len(exc.problems)})
             continue
@@ -100,10 +101,10 @@ def playbook_check(ctx: click.Context, files: tuple[Path, ...]) -> None:
         crisisflow playbook check playbooks/media-crisis.yaml
     """
     app = get_app(ctx)
-    problems = app.check_playbooks(list(files) if files else None)
+    problems = app.catalogue.check(list(files) if files else None)
     for problem in problems:
         click.echo(str(problem), err=True)
-    checked = len(files) if files else len(app.playbook_files())
+    checked = len(files) if files else len(app.catalogue.files())
     if problems:
         click.echo(
             _("{n} problem(s) in {files} file(s)").format(n=len(problems), files=checked), err=True
@@ -134,7 +135,7 @@ def playbook_show(ctx: click.Context, playbook_id: str, fmt: str) -> None:
     from . import views
 
     app = get_app(ctx)
-    pb = app.load_playbook(playbook_id)
+    pb = app.catalogue.load(playbook_id)
     if fmt == "mermaid":
         click.echo(views.mermaid(pb, app.settings["language"]))
     elif fmt == "json":
@@ -178,12 +179,12 @@ def open_(
             --occurred-at "26/11/2026 07:45"
     """
     app = get_app(ctx)
-    outcome = app.open(
+    outcome = app.incidents.open(
         playbook_id,
         title,
         given=parse_assignments(assignments),
         occurred_at=occurred_at,
-        actor=actor,
+        actor=app.identify(actor),
         note=note,
     )
     _print_outcome(app, outcome, as_json)
@@ -220,12 +221,12 @@ def advance(
         crisisflow advance KC-2026-0001 approve --as chu-tich
     """
     app = get_app(ctx)
-    outcome = app.advance(
+    outcome = app.incidents.advance(
         ref,
         trigger,
         note=note,
         given=parse_assignments(assignments),
-        actor=actor,
+        actor=app.identify(actor),
         expect_state=expect_state,
     )
     _print_outcome(app, outcome, as_json)
@@ -244,7 +245,7 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
         crisisflow note KC-2026-0001 "Phóng viên báo Tuổi Trẻ gọi hỏi lúc 9 giờ"
     """
     app = get_app(ctx)
-    seq = app.note(ref, text, actor=actor)
+    seq = app.incidents.note(ref, text, actor=app.identify(actor))
     click.echo(_("{ref}: note added as event {seq}").format(ref=ref.upper(), seq=seq))
 
 
@@ -285,7 +286,7 @@ def list_(
         from .deadlines import parse_duration
 
         within = parse_duration(due_within) if due_within else None
-        due = app.clocks_due(within, limit)
+        due = app.records.clocks_due(within, limit)
         if as_json:
             print_json(due)
         elif not due:
@@ -297,7 +298,7 @@ def list_(
                 f"  {row['title']}"
             )
         return
-    rows = app.list_incidents(state=state, include_closed=include_closed, limit=limit)
+    rows = app.records.list_incidents(state=state, include_closed=include_closed, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -327,7 +328,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     from . import views
 
     app = get_app(ctx)
-    data = app.show(ref)
+    data = app.records.show(ref)
     if as_json:
         print_json(data)
     else:

@@ -134,7 +134,7 @@ def statement_edit(
             ) from exc
         except UnicodeDecodeError as exc:
             raise InvalidInput(_("--file {path}: not UTF-8 text").format(path=path)) from exc
-    result = app.statements.edit(ref, kind, text, actor=actor)
+    result = app.statements.edit(ref, kind, text, actor=app.identify(actor))
     message = _("{ref} {kind}: saved as version {version}")
     if result["voided_approval"]:
         message += " " + _("(the approval of the previous text no longer applies)")
@@ -168,7 +168,8 @@ def statement_submit(ctx: click.Context, ref: str, kind: str, actor: str | None)
     Example:
         crisisflow statement submit KC-2026-0001 initial_info
     """
-    result = get_app(ctx).statements.submit(ref, kind, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.submit(ref, kind, actor=app.identify(actor))
     _print_change(result, _("{kind} v{version} submitted for approval"))
 
 
@@ -183,7 +184,8 @@ def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None
     Example:
         crisisflow statement approve KC-2026-0001 initial_info --as chu-tich
     """
-    result = get_app(ctx).statements.approve(ref, kind, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.approve(ref, kind, actor=app.identify(actor))
     _print_change(result, _("{kind} v{version} approved (sha256 {sha256})"))
 
 
@@ -201,7 +203,8 @@ def statement_reject(
     Example:
         crisisflow statement reject KC-2026-0001 initial_info --reason "Bổ sung số liệu"
     """
-    result = get_app(ctx).statements.reject(ref, kind, reason, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.reject(ref, kind, reason, actor=app.identify(actor))
     _print_change(result, _("{kind} v{version} rejected"))
 
 
@@ -228,7 +231,8 @@ def statement_publish(
         crisisflow statement publish KC-2026-0001 initial_info --channel portal \\
             --url https://vinhlinh.quangtri.gov.vn/tin/123
     """
-    result = get_app(ctx).statements.publish(ref, kind, channel, url, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.publish(ref, kind, channel, url, actor=app.identify(actor))
     _print_change(result, _("{kind} v{version} published on {channel}"))
     if result["press"]:
         click.echo(_("queued to the press: {to}").format(to=", ".join(result["press"])))
@@ -249,7 +253,8 @@ def statement_correct(
     Example:
         crisisflow statement correct KC-2026-0001 initial_info --note "Số hộ bị ảnh hưởng là 12"
     """
-    result = get_app(ctx).statements.correct(ref, kind, note, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.correct(ref, kind, note, actor=app.identify(actor))
     _print_change(
         result, _("{correction} v{version} drafted; publish it on {channel} once approved")
     )
@@ -275,7 +280,8 @@ def statement_authorise(
         crisisflow statement authorise KC-2026-0001 pho-chu-tich --until "27/11/2026 17:00" \\
             --as chu-tich
     """
-    result = get_app(ctx).statements.authorise(ref, person, until, actor=actor)
+    app = get_app(ctx)
+    result = app.statements.authorise(ref, person, until, actor=app.identify(actor))
     _print_change(result, _("{person} is authorised for {ref} until {valid_until}"))
 
 
@@ -339,7 +345,7 @@ def template_list(ctx: click.Context, as_json: bool) -> None:
     Example:
         crisisflow template list
     """
-    rows = get_app(ctx).templates()
+    rows = get_app(ctx).templates.list()
     if as_json:
         print_json(rows)
     else:
@@ -364,7 +370,7 @@ def template_render(ctx: click.Context, name: str, ref: str, lang: str | None) -
     Example:
         crisisflow template render mail/task-verify --incident KC-2026-0001 --lang en
     """
-    parts = get_app(ctx).preview(name, ref, lang)
+    parts = get_app(ctx).templates.preview(name, ref, lang)
     for block, text in parts.items():
         click.echo(f"--- {block} ---")
         click.echo(text.rstrip("\n"))

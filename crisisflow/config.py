@@ -6,11 +6,15 @@ workspace, then the environment (``CRISISFLOW_<NAME>``), then command-line flags
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from .errors import ConfigError
 from .i18n import _
@@ -28,6 +32,8 @@ class Setting:
     kind: type = str
     secret: bool = False
     choices: tuple[str, ...] = ()
+    low: float | None = None  # numeric settings: the smallest and largest sensible value
+    high: float | None = None
 
     @property
     def env(self) -> str:
@@ -61,7 +67,14 @@ SETTINGS: tuple[Setting, ...] = (
         "127.0.0.1",
         "SMTP relay host. The default is the local sink that `crisisflow mailbox` runs.",
     ),
-    Setting("smtp_port", 8025, "SMTP relay port (587 for STARTTLS, 465 for TLS).", kind=int),
+    Setting(
+        "smtp_port",
+        8025,
+        "SMTP relay port (587 for STARTTLS, 465 for TLS).",
+        kind=int,
+        low=1,
+        high=65535,
+    ),
     Setting(
         "smtp_security",
         "none",
@@ -76,26 +89,72 @@ SETTINGS: tuple[Setting, ...] = (
         "SMTP password: environment only (CRISISFLOW_SMTP_PASSWORD); never stored or printed.",
         secret=True,
     ),
-    Setting("smtp_timeout", 30.0, "Seconds to wait for the SMTP server at each step.", kind=float),
-    Setting("smtp_connections", 4, "SMTP connections a dispatcher keeps open at most.", kind=int),
-    Setting("dispatch_batch", 200, "Messages a dispatcher claims at a time.", kind=int),
+    Setting(
+        "smtp_timeout",
+        30.0,
+        "Seconds to wait for the SMTP server at each step.",
+        kind=float,
+        low=0.1,
+        high=3600,
+    ),
+    Setting(
+        "smtp_connections",
+        4,
+        "SMTP connections a dispatcher keeps open at most.",
+        kind=int,
+        low=1,
+        high=100,
+    ),
+    Setting(
+        "dispatch_batch",
+        200,
+        "Messages a dispatcher claims at a time.",
+        kind=int,
+        low=1,
+        high=10_000,
+    ),
     Setting(
         "lease_seconds",
         120.0,
         "How long a claimed message stays with its dispatcher; a crashed dispatcher's claims "
         "return to the queue after this.",
         kind=float,
+        low=0.1,
+        high=86_400,
     ),
     Setting(
         "max_attempts",
         12,
         "Attempts before a message that keeps failing temporarily is given up as dead.",
         kind=int,
+        low=1,
+        high=1000,
     ),
-    Setting("retry_base_seconds", 30.0, "First retry delay; it doubles each time.", kind=float),
-    Setting("retry_cap_seconds", 3600.0, "Longest retry delay.", kind=float),
-    Setting("worker_interval", 5.0, "Seconds the worker waits when nothing is due.", kind=float),
-    Setting("mailbox_port", 8025, "Port of the local sink `crisisflow mailbox` runs.", kind=int),
+    Setting(
+        "retry_base_seconds",
+        30.0,
+        "First retry delay; it doubles each time.",
+        kind=float,
+        low=0.1,
+        high=86_400,
+    ),
+    Setting("retry_cap_seconds", 3600.0, "Longest retry delay.", kind=float, low=0.1, high=604_800),
+    Setting(
+        "worker_interval",
+        5.0,
+        "Seconds the worker waits when nothing is due.",
+        kind=float,
+        low=0.1,
+        high=3600,
+    ),
+    Setting(
+        "mailbox_port",
+        8025,
+        "Port of the local sink `crisisflow mailbox` runs.",
+        kind=int,
+        low=1,
+        high=65535,
+    ),
     Setting(
         "reminders",
         "50%,2h",
@@ -108,6 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Once a clock has run out, how often it is escalated to the next role of the "
         "playbook's escalation chain.",
         kind=float,
+        low=0.1,
+        high=720,
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -159,34 +220,81 @@ def find_workspace(explicit: str | Path | None = None, cwd: Path | None = None) 
     )
 
 
+def _shown(value: Any) -> str:
+    """A value as a message shows it: repr (so odd characters are visible), bounded."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _coerce(setting: Setting, value: Any, where: str) -> Any:
     if setting.kind is str and isinstance(value, str):
         return value
-    if setting.kind is int:
+    if setting.kind is int and not isinstance(value, bool | float):
         try:
             return int(value)
         except (TypeError, ValueError):
             pass
-    if setting.kind is float:
+    if setting.kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if setting.kind is float and not isinstance(value, bool):
         try:
             return float(value)
         except (TypeError, ValueError):
             pass
+    kind = {int: _("a whole number"), float: _("a number")}.get(setting.kind, _("text"))
     raise ConfigError(
-        _("{where}: setting {name} must be {kind}, got {value!r}").format(
-            where=where, name=setting.name, kind=setting.kind.__name__, value=value
+        _("{where}: setting {name} must be {kind}, got {value}").format(
+            where=where, name=setting.name, kind=kind, value=_shown(value)
         )
     )
 
 
-def load_settings(workspace: Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read the settings table for ``workspace``; secrets only from the environment."""
-    values = {s.name: s.default for s in SETTINGS}
-    toml_path = workspace / WORKSPACE_FILE
+def _check(setting: Setting, value: Any, where: str) -> None:
+    """Refuse a value outside the setting's choices or bounds, or an unknown time zone."""
+    problem, hint = None, ""
+    if setting.choices and value not in setting.choices:
+        problem = _("must be one of {choices}").format(choices=", ".join(setting.choices))
+    elif setting.low is not None and setting.high is not None:
+        if not (math.isfinite(value) and setting.low <= value <= setting.high):
+            problem = _("must be between {low:g} and {high:g}").format(
+                low=setting.low, high=setting.high
+            )
+    elif setting.name == "time_zone" and not _is_time_zone(value):
+        problem = _("must be a time zone name of the IANA database such as Asia/Ho_Chi_Minh")
+        close = _close_time_zone(value)
+        hint = _("; did you mean {zone}?").format(zone=close) if close else ""
+    if problem:
+        raise ConfigError(
+            _("{where}: setting {name} {problem}, got {value}").format(
+                where=where, name=setting.name, problem=problem, value=_shown(value)
+            )
+            + hint
+        )
+
+
+def _close_time_zone(name: str) -> str | None:
+    """A known zone the name is probably a typo of: other letter case, or one or two letters."""
+    known = sorted(available_timezones())
+    same = [zone for zone in known if zone.lower() == name.strip().lower()]
+    close = same or difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+    return close[0] if close else None
+
+
+def _is_time_zone(name: str) -> bool:
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # not found, not a valid key, a folder, too long
+        return False
+    return True
+
+
+def _read_table(toml_path: Path) -> tuple[dict[str, Any], str]:
+    """The [crisisflow] table of ``crisisflow.toml`` (empty when there is none) and its text."""
+    try:
+        text = toml_path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
-        data = {}
+        return {}, ""
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
             _("{file}: cannot read settings: {error}").format(file=toml_path, error=exc)
@@ -194,36 +302,48 @@ def load_settings(workspace: Path, overrides: dict[str, Any] | None = None) -> S
     table = data.get("crisisflow", {})
     if not isinstance(table, dict):
         raise ConfigError(_("{file}: [crisisflow] must be a table").format(file=toml_path))
+    return table, text
+
+
+def _where_in(toml_path: Path, text: str, key: str) -> str:
+    """``file:line`` of ``key = …`` in the settings file (the file alone if not found)."""
+    found = re.search(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", text, re.MULTILINE)
+    return f"{toml_path}:{text.count(chr(10), 0, found.start()) + 1}" if found else str(toml_path)
+
+
+def load_settings(workspace: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the settings table for ``workspace``; secrets only from the environment. Every
+    value is checked here, once, and an error names where the bad value came from."""
+    values = {s.name: s.default for s in SETTINGS}
+    origins = {s.name: _("default") for s in SETTINGS}
+    toml_path = workspace / WORKSPACE_FILE
+    table, text = _read_table(toml_path)
     for key, value in table.items():
         setting = SETTINGS_BY_NAME.get(key)
+        where = _where_in(toml_path, text, key)
         if setting is None:
             raise ConfigError(
                 _("{file}: unknown setting {key!r}; known: {known}").format(
-                    file=toml_path, key=key, known=", ".join(SETTINGS_BY_NAME)
+                    file=where, key=key, known=", ".join(SETTINGS_BY_NAME)
                 )
             )
         if setting.secret:
             raise ConfigError(
                 _("{file}: {key} is a secret; set it in the environment as {env}").format(
-                    file=toml_path, key=key, env=setting.env
+                    file=where, key=key, env=setting.env
                 )
             )
-        values[key] = _coerce(setting, value, str(toml_path))
+        values[key], origins[key] = _coerce(setting, value, where), where
     for setting in SETTINGS:
         if setting.env in os.environ:
             values[setting.name] = _coerce(setting, os.environ[setting.env], setting.env)
+            origins[setting.name] = setting.env
     for key, value in (overrides or {}).items():
         if value is not None:
-            values[key] = _coerce(SETTINGS_BY_NAME[key], value, "--" + key.replace("_", "-"))
+            flag = "--" + key.replace("_", "-")
+            values[key], origins[key] = _coerce(SETTINGS_BY_NAME[key], value, flag), flag
     for setting in SETTINGS:
-        if setting.choices and values[setting.name] not in setting.choices:
-            raise ConfigError(
-                _("setting {name} must be one of {choices}, got {value!r}").format(
-                    name=setting.name,
-                    choices=", ".join(setting.choices),
-                    value=values[setting.name],
-                )
-            )
+        _check(setting, values[setting.name], origins[setting.name])
     return Settings(workspace=workspace, values=values)
 
 

@@ -9,21 +9,22 @@ constraint: however often ``tick`` runs, and however many workers run it, each i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cached_property
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from . import history, store
-from .errors import ConfigError, ConflictError, InvalidInput, NotFoundError
+from . import history, outbox, store
+from .actor import CLOCK
+from .errors import ConfigError, InvalidInput
 from .i18n import _
 from .rules import Pack, measure
 
 if TYPE_CHECKING:
-    from .app import App
-    from .playbook import Playbook
+    from .drafting import Drafter, IncidentView
+    from .playbook import Playbook, State
 
-ACTOR = "crisisflow-clock"
+IncidentOf = Callable[[Any, int], "IncidentView"]  # (conn, incident id) → the incident
 RUNNING, MET, MISSED, CANCELLED = "running", "met", "missed", "cancelled"
 _POINT_RE = re.compile(r"^\s*(\d+)\s*(%|m|h|d)\s*$")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400}
@@ -94,22 +95,23 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
 
 
-class Deadlines:
-    """The clock use cases of one workspace (``app.deadlines``)."""
+class Clocks:
+    """Starting, stopping, reminding and escalating one workspace's clocks, inside the
+    transactions of the use cases that call it."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-
-    @property
-    def pack(self) -> Pack:
-        return self.app.rule_pack
-
-    @cached_property
-    def policy(self) -> NoticePolicy:
-        s = self.app.settings
-        return NoticePolicy.parse(s["reminders"], s["escalation_interval_hours"])
-
-    # --- inside a command's transaction ----------------------------------------------------
+    def __init__(
+        self,
+        pack: Pack,
+        policy: NoticePolicy,
+        tz: tzinfo,
+        language: str,
+        local: Callable[[datetime], str],
+    ) -> None:
+        self.pack = pack
+        self.policy = policy
+        self.tz = tz
+        self.language = language
+        self.local = local
 
     def on_enter(
         self,
@@ -124,231 +126,162 @@ class Deadlines:
         return what changed, for the command's output and its audit event."""
         spec = playbook.states[state]
         rows = {r.clock: r for r in store.deadlines_of(conn, incident_id)}
-        tz, changes = self.app.tz, []
-        for clock in spec.deadlines:
-            if clock in rows:
-                continue  # a clock runs once per incident
-            found = measure(self.pack, clock, stamps, now, tz)
-            if found is None:
-                continue  # no rule applies yet: its start is not recorded
-            values = {
-                "incident_id": incident_id,
-                "clock": clock,
-                "rule": found.rule.id,
-                "title": self._title(found.rule.id),
-                "basis": found.rule.basis,
-                "owner": spec.owner,
-                "entered_at": now,
-                "started_at": found.started_at,
-                "due_at": found.due_at,
-                "status": RUNNING,
-            }
-            values["next_notice_at"] = self._next_notice(values, set())
-            store.insert_deadline(conn, values)
-            changes.append(
-                {
-                    "clock": clock,
-                    "change": "started",
-                    "rule": found.rule.id,
-                    "due_at": found.due_at.isoformat(),
-                }
-            )
+        changes = [
+            change
+            for clock in spec.deadlines
+            if clock not in rows  # a clock runs once per incident
+            for change in self._start(conn, incident_id, spec, clock, stamps, now)
+        ]
         for clock, row in rows.items():
             if row.status != RUNNING:
                 continue
             if clock in spec.stop_clocks or spec.final:
-                status = (
-                    CANCELLED
-                    if clock not in spec.stop_clocks
-                    else (MET if now <= row.due_at else MISSED)
-                )
-                store.update_deadline(
-                    conn, row.id, {"status": status, "stopped_at": now, "next_notice_at": None}
-                )
-                changes.append({"clock": clock, "change": status, "rule": row.rule})
-                continue
-            found = measure(self.pack, clock, stamps, row.entered_at, tz)
-            if found is not None and (found.rule.id, found.due_at) != (row.rule, row.due_at):
-                # A newly recorded time brings an earlier due time under another rule.
-                values = {
-                    "rule": found.rule.id,
-                    "title": self._title(found.rule.id),
-                    "basis": found.rule.basis,
-                    "started_at": found.started_at,
-                    "due_at": found.due_at,
-                }
-                sent = store.notice_keys(conn, row.id)
-                values["next_notice_at"] = self._next_notice({**row._mapping, **values}, sent)
-                store.update_deadline(conn, row.id, values)
-                changes.append(
-                    {
-                        "clock": clock,
-                        "change": "measured",
-                        "rule": found.rule.id,
-                        "due_at": found.due_at.isoformat(),
-                    }
-                )
+                changes.append(self._stop(conn, row, clock in spec.stop_clocks, now))
+            else:
+                changes += self._remeasure(conn, row, stamps)
         return changes
 
+    def _start(
+        self,
+        conn: Any,
+        incident_id: int,
+        spec: State,
+        clock: str,
+        stamps: dict[str, datetime],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        found = measure(self.pack, clock, stamps, now, self.tz)
+        if found is None:
+            return []  # no rule applies yet: its start is not recorded
+        values = {
+            "incident_id": incident_id,
+            "clock": clock,
+            "rule": found.rule.id,
+            "title": self._title(found.rule.id),
+            "basis": found.rule.basis,
+            "owner": spec.owner,
+            "entered_at": now,
+            "started_at": found.started_at,
+            "due_at": found.due_at,
+            "status": RUNNING,
+        }
+        values["next_notice_at"] = self._next_notice(values, set())
+        store.insert_deadline(conn, values)
+        due = found.due_at.isoformat()
+        return [{"clock": clock, "change": "started", "rule": found.rule.id, "due_at": due}]
+
+    def _stop(self, conn: Any, row: Any, stopped: bool, now: datetime) -> dict[str, Any]:
+        """Reaching a state that stops the clock meets or misses it; a final state that does
+        not stop it cancels it."""
+        status = (MET if now <= row.due_at else MISSED) if stopped else CANCELLED
+        store.update_deadline(
+            conn, row.id, {"status": status, "stopped_at": now, "next_notice_at": None}
+        )
+        return {"clock": row.clock, "change": status, "rule": row.rule}
+
+    def _remeasure(self, conn: Any, row: Any, stamps: dict[str, datetime]) -> list[dict[str, Any]]:
+        found = measure(self.pack, row.clock, stamps, row.entered_at, self.tz)
+        if found is None or (found.rule.id, found.due_at) == (row.rule, row.due_at):
+            return []
+        # A newly recorded time brings an earlier due time under another rule.
+        values = {
+            "rule": found.rule.id,
+            "title": self._title(found.rule.id),
+            "basis": found.rule.basis,
+            "started_at": found.started_at,
+            "due_at": found.due_at,
+        }
+        sent = store.notice_keys(conn, row.id)
+        values["next_notice_at"] = self._next_notice({**row._mapping, **values}, sent)
+        store.update_deadline(conn, row.id, values)
+        due = found.due_at.isoformat()
+        return [{"clock": row.clock, "change": "measured", "rule": found.rule.id, "due_at": due}]
+
     def _next_notice(self, values: dict[str, Any], sent: set[str]) -> datetime:
-        row = _Row(values)
-        return notices(row, sent, self.policy)[0].at
+        return notices(_Row(values), sent, self.policy)[0].at
 
-    # --- the clock's own work --------------------------------------------------------------
-
-    def tick(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Send every reminder and escalation that is due, once; safe to run any number of
-        times and from several workers at once."""
-        app = self.app
-        now = app.clock()
-        with app.store.reading() as conn:
-            due_ids = store.deadlines_due(conn, now, limit)
-        sent: list[dict[str, Any]] = []
-        for deadline_id in due_ids:
-            try:
-                with app.store.writing() as conn:
-                    sent += self._notify(conn, deadline_id, now)
-            except ConflictError:
-                continue  # another worker sent these first
-        return sent
-
-    def _notify(self, conn: Any, deadline_id: int, now: datetime) -> list[dict[str, Any]]:
-        app = self.app
+    def notify(
+        self, conn: Any, deadline_id: int, now: datetime, incident_of: IncidentOf, drafter: Drafter
+    ) -> list[dict[str, Any]]:
+        """Queue every reminder and escalation of one clock that is due by ``now``, each once."""
         row = store.deadline_by_id(conn, deadline_id)
         if row.status != RUNNING:
             return []
         keys = store.notice_keys(conn, row.id)
         owed = [n for n in notices(row, keys, self.policy) if n.at <= now]
-        incident_row = store.incident_by_id(conn, row.incident_id)
-        incident = app.view(conn, incident_row)
-        playbook = incident.playbook
+        incident = incident_of(conn, row.incident_id)
         done = []
         for notice in owed:
             store.insert_notice(conn, {"deadline_id": row.id, "key": notice.key, "sent_at": now})
             keys.add(notice.key)
-            role = self._addressee(playbook, row, notice)
-            deadline = {
-                "rule": row.rule,
-                "title": row.title,
-                "basis": row.basis,
-                "due_at": row.due_at,
-                "started_at": row.started_at,
-                "status": status_of(row, now),
-                "escalation_level": notice.level,
-            }
-            template = (
-                "mail/deadline-reminder"
-                if notice.kind == "reminder"
-                else ("mail/deadline-escalation")
-            )
-            mails = app.compose_for_role(incident, role, template, {"deadline": deadline}, now)
-            history.append(
-                conn,
-                row.incident_id,
-                at=now,
-                actor=ACTOR,
-                kind=notice.kind,
-                note=_("{clock}: {kind} to {role}, due {due}").format(
-                    clock=row.clock, kind=notice.kind, role=role, due=app.local(row.due_at)
-                ),
-                data={
-                    "clock": row.clock,
-                    "rule": row.rule,
-                    "key": notice.key,
-                    "due_at": row.due_at.isoformat(),
-                    "to": [m["recipient"] for m in mails],
-                },
-            )
-            app.queue_mails(
-                conn, row.incident_id, mails, f"{incident.ref}/{row.clock}/{notice.key}", now
-            )
-            done.append(
-                {
-                    "ref": incident.ref,
-                    "clock": row.clock,
-                    "notice": notice.key,
-                    "to": [m["recipient"] for m in mails],
-                }
-            )
+            done.append(self._send(conn, row, notice, incident, drafter, now))
         upcoming = notices(row, keys, self.policy)
         store.update_deadline(conn, row.id, {"next_notice_at": upcoming[0].at})
         return done
 
-    @staticmethod
-    def _addressee(playbook: Playbook, row: Any, notice: Notice) -> str:
-        """A reminder goes to the clock's owner; escalation level n to the n-th role of the
-        playbook's escalation chain (the last one again once the chain is used up)."""
-        chain = playbook.escalation or (row.owner or "coordinator",)
-        if notice.kind == "reminder":
-            return str(row.owner or chain[0])
-        return chain[min(notice.level, len(chain)) - 1]
+    def _send(
+        self,
+        conn: Any,
+        row: Any,
+        notice: Notice,
+        incident: IncidentView,
+        drafter: Drafter,
+        now: datetime,
+    ) -> dict[str, Any]:
+        role = _addressee(incident.playbook, row, notice)
+        deadline = {
+            "rule": row.rule,
+            "title": row.title,
+            "basis": row.basis,
+            "due_at": row.due_at,
+            "started_at": row.started_at,
+            "status": status_of(row, now),
+            "escalation_level": notice.level,
+        }
+        purpose = "reminder" if notice.kind == "reminder" else "escalation"
+        template = incident.playbook.policy.templates[purpose]  # lint requires both
+        mails = drafter.for_role(incident, role, template, {"deadline": deadline}, now)
+        recipients = [m["recipient"] for m in mails]
+        history.append(
+            conn,
+            row.incident_id,
+            at=now,
+            actor=CLOCK.person,
+            kind=notice.kind,
+            note=_("{clock}: {kind} to {role}, due {due}").format(
+                clock=row.clock, kind=notice.kind, role=role, due=self.local(row.due_at)
+            ),
+            data={
+                "clock": row.clock,
+                "rule": row.rule,
+                "key": notice.key,
+                "due_at": row.due_at.isoformat(),
+                "to": recipients,
+                "via": CLOCK.via,
+            },
+        )
+        outbox.queue(conn, mails, row.incident_id, f"{incident.ref}/{row.clock}/{notice.key}", now)
+        return {"ref": incident.ref, "clock": row.clock, "notice": notice.key, "to": recipients}
+
+    def acknowledge(self, conn: Any, rows: list[Any], unit: str, now: datetime) -> None:
+        """``unit`` took on these clocks' tasks: no more reminders (escalation still comes)."""
+        for d in rows:
+            sent = store.notice_keys(conn, d.id)
+            upcoming = notices(_Row({**d._mapping, "acknowledged_at": now}), sent, self.policy)
+            store.update_deadline(
+                conn,
+                d.id,
+                {"acknowledged_at": now, "acknowledged_by": unit, "next_notice_at": upcoming[0].at},
+            )
 
     def _title(self, rule_id: str) -> str:
         rule = self.pack.rules.get(rule_id)
         if rule is None:
             return rule_id
-        lang = self.app.settings["language"]
-        return rule.title.get(lang) or rule.title.get("vi") or rule_id
+        return rule.title.get(self.language) or rule.title.get("vi") or rule_id
 
-    # --- the duty officer's commands -------------------------------------------------------
-
-    def ack(self, ref: str, unit: str, *, actor: str | None = None) -> list[str]:
-        """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get
-        no more reminders (escalation, if one runs out, still happens)."""
-        app = self.app
-        who = app.actor_id(actor)
-        if unit not in app.directory.units and unit not in app.directory.people:
-            raise NotFoundError(
-                _("unknown unit {unit!r}; known: {known}").format(
-                    unit=unit, known=", ".join(sorted(app.directory.units))
-                )
-            )
-        now = app.clock()
-        with app.store.reading() as conn:
-            row = app.incident_row(conn, ref)
-            incident = app.view(conn, row)
-            owned = [
-                d
-                for d in store.deadlines_of(conn, row.id)
-                if d.status == RUNNING
-                and d.acknowledged_at is None
-                and d.owner
-                and unit in {r.id for r in app.drafter.recipients(d.owner, incident)}
-            ]
-        if not owned:
-            raise InvalidInput(
-                _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
-                    ref=row.ref, unit=unit
-                )
-            )
-        event = history.next_event(
-            row,
-            at=now,
-            actor=who,
-            kind="acknowledged",
-            note=_("{unit} acknowledged").format(unit=unit),
-            data={"unit": unit, "clocks": [d.clock for d in owned]},
-        )
-        with app.store.writing() as conn:
-            app.commit_event(conn, row, event)
-            for d in owned:
-                upcoming = notices(
-                    _Row({**d._mapping, "acknowledged_at": now}),
-                    store.notice_keys(conn, d.id),
-                    self.policy,
-                )
-                store.update_deadline(
-                    conn,
-                    d.id,
-                    {
-                        "acknowledged_at": now,
-                        "acknowledged_by": unit,
-                        "next_notice_at": upcoming[0].at,
-                    },
-                )
-        return [d.clock for d in owned]
-
-    def view(self, rows: list[Any], now: datetime) -> list[dict[str, Any]]:
+    @staticmethod
+    def view(rows: list[Any], now: datetime) -> list[dict[str, Any]]:
         """The clocks as `show --json` gives them."""
         return [
             {
@@ -368,6 +301,15 @@ class Deadlines:
             }
             for d in rows
         ]
+
+
+def _addressee(playbook: Playbook, row: Any, notice: Notice) -> str:
+    """A reminder goes to the clock's owner; escalation level n to the n-th role of the
+    playbook's escalation chain (the last one again once the chain is used up)."""
+    chain = playbook.escalation or ((row.owner,) if row.owner else ())
+    if notice.kind == "reminder" or not chain:
+        return str(row.owner or chain[0])
+    return chain[min(notice.level, len(chain)) - 1]
 
 
 class _Row:

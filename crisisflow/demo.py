@@ -8,7 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .app import App, Outcome
+from .app import App
+from .app.incidents import Outcome
 from .config import load_settings
 from .i18n import _
 from .mailbox import Sink
@@ -58,11 +59,12 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
                 path=report.workspace, port=sink.port
             )
         )
-        outcome = app.open(
+        outcome = app.incidents.open(
             "media-crisis",
             "Mạng xã hội lan truyền tin sạt lở bờ kè tại thị trấn Cửa Tùng",
             given={"channel": "social", "source_url": "https://social.example/posts/261126"},
             note="Trung tâm VH-TT&TDTT phát hiện bài đăng lúc 07 giờ 45.",
+            actor=app.identify(),
         )
         _show(outcome, app, echo)
         for trigger, note, facts, actor in STEPS:
@@ -75,8 +77,11 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
                 + (" --note …" if note else "")
                 + (f" --as {actor}" if actor else "")
             )
-            _show(app.advance(outcome.ref, trigger, note=note, given=facts, actor=actor), app, echo)
-        data = app.show(outcome.ref)
+            step = app.incidents.advance(
+                outcome.ref, trigger, note=note, given=facts, actor=app.identify(actor)
+            )
+            _show(step, app, echo)
+        data = app.records.show(outcome.ref)
         echo("")
         echo(
             _(
@@ -121,7 +126,7 @@ def _revise(app: App, ref: str, echo: Callable[[str], None]) -> None:
     revised = text.replace(anchor, f"\n\n{addition}{anchor}", 1)
     if revised == text:
         revised = text + "\n" + addition + "\n"
-    result = app.statements.edit(ref, "initial_info", revised)
+    result = app.statements.edit(ref, "initial_info", revised, actor=app.identify())
     echo("")
     echo(f"$ crisisflow statement edit {ref} initial_info")
     echo(_("{ref} {kind}: saved as version {version}").format(**result))

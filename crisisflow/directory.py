@@ -8,6 +8,7 @@ to their unit.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ from typing import Any
 from .errors import ConfigError, NotFoundError
 from .i18n import _
 
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+# A plain ASCII address, as mail servers without SMTPUTF8 accept it: dot-atom local part, host
+# names of letters, digits and inner hyphens (an internationalised domain in its xn-- form).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
+EMAIL_RE = re.compile(rf"\A(?=.{{3,254}}\Z){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TLD}\Z")
+# What may not be in one line of directory text; names also go into mail headers: no <, >.
+_NOT_IN_NAMES = re.compile(r"[<>\x00-\x1f\x7f\x85\u2028\u2029]")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -105,28 +113,82 @@ def _fail(path: Path, node: Any, key: Any, message: str) -> ConfigError:
     return ConfigError(f"{path}:{line}: {message}")
 
 
-def _text(path: Path, node: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+def _text(
+    path: Path,
+    node: dict[str, Any],
+    key: str,
+    where: str,
+    required: bool = True,
+    header: bool = False,
+) -> str:
+    """One line of text; ``header``: a display name, which goes into mail headers."""
     value = node.get(key, "")
-    if (required and not value) or not isinstance(value, str) or "\r" in value or "\n" in value:
+    if (required and not value) or not isinstance(value, str):
         raise _fail(
             path,
             node,
             key,
             _("{where}: {key} must be one line of text").format(where=where, key=key),
         )
+    bad = _NOT_IN_NAMES.search(value)
+    if bad and (header or bad.group() not in "<>"):
+        raise _fail(
+            path,
+            node,
+            key,
+            _(
+                "{where}: {key} may not contain {char} (it goes into mail headers); remove it"
+            ).format(where=where, key=key, char=_char(bad.group())),
+        )
     return value
 
 
-def _email(path: Path, node: dict[str, Any], where: str) -> str:
-    email = _text(path, node, "email", where)
-    if not EMAIL_RE.match(email):
+def _char(char: str) -> str:
+    return char if char in "<>" else _("a line break or control character")
+
+
+def _email(path: Path, node: dict[str, Any], where: str, required: bool = True) -> str:
+    email = _text(path, node, "email", where, required)
+    if EMAIL_RE.match(email) or (not email and not required):
+        return email
+    if not email.isascii():
+        guess = _ascii_guess(email)
         raise _fail(
             path,
             node,
             "email",
-            _("{where}: {email!r} is not an e-mail address").format(where=where, email=email),
+            _(
+                "{where}: {email!r} has letters outside ASCII ({chars}), which mail servers "
+                "refuse; write the address in plain ASCII as the mail server knows it{hint}"
+            ).format(
+                where=where,
+                email=email,
+                chars="".join(dict.fromkeys(c for c in email if not c.isascii())),
+                hint=_(", e.g. {guess}").format(guess=guess) if guess else "",
+            ),
         )
-    return email
+    raise _fail(
+        path,
+        node,
+        "email",
+        _("{where}: {email!r} is not an e-mail address; write it like name@example.org").format(
+            where=where, email=email
+        ),
+    )
+
+
+def _ascii_guess(email: str) -> str | None:
+    """The address with its accents dropped (vănphòng@ → vanphong@) and an internationalised
+    domain in its xn-- form, if that makes a valid address."""
+    local, _at, domain = email.rpartition("@")
+    plain = unicodedata.normalize("NFKD", local.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    guess = f"{plain}@{domain}"
+    return guess if EMAIL_RE.match(guess) else None
 
 
 def _lang(path: Path, node: dict[str, Any], where: str) -> str:
@@ -134,6 +196,18 @@ def _lang(path: Path, node: dict[str, Any], where: str) -> str:
     if lang not in ("vi", "en"):
         raise _fail(path, node, "lang", _("{where}: lang must be vi or en").format(where=where))
     return str(lang)
+
+
+def _entry(path: Path, section: Any, key: Any, spec: Any, where: str) -> None:
+    if not ID_RE.match(str(key)) or not isinstance(spec, dict):
+        raise _fail(
+            path,
+            section,
+            key,
+            _("{where}: needs an id of lower-case letters, digits, dashes and a mapping").format(
+                where=where
+            ),
+        )
 
 
 def load(path: Path) -> Directory:
@@ -145,42 +219,49 @@ def load(path: Path) -> Directory:
         raise ConfigError(str(problem))
     if not isinstance(data, dict):
         raise ConfigError(_("{path}:1: the directory must be a mapping").format(path=path))
+    units = _units(path, data)
+    people = _people(path, data, units)
+    return Directory(
+        _organisation(path, data),
+        units,
+        people,
+        _roles(path, data, units, people),
+        _press(path, data),
+    )
+
+
+def _organisation(path: Path, data: dict[str, Any]) -> dict[str, str]:
     org = data.get("organisation") or {}
     if not isinstance(org, dict):
         raise _fail(path, data, "organisation", _("organisation must be a mapping"))
     organisation = {k: str(v) for k, v in org.items()}
+    where = _("organisation")
+    if "name" in org:
+        organisation["name"] = _text(path, org, "name", where, header=True)
+    if "email" in org:
+        organisation["email"] = _email(path, org, where)
+    return organisation
 
+
+def _units(path: Path, data: dict[str, Any]) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
     for uid, spec in (data.get("units") or {}).items():
         where = _("unit {id!r}").format(id=uid)
-        if not ID_RE.match(str(uid)) or not isinstance(spec, dict):
-            raise _fail(
-                path,
-                data["units"],
-                uid,
-                _(
-                    "{where}: needs an id of lower-case letters, digits, dashes and a mapping"
-                ).format(where=where),
-            )
+        _entry(path, data["units"], uid, spec, where)
         units[uid] = Unit(
             uid,
-            _text(path, spec, "name", where),
+            _text(path, spec, "name", where, header=True),
             _email(path, spec, where),
             _lang(path, spec, where),
         )
+    return units
 
+
+def _people(path: Path, data: dict[str, Any], units: dict[str, Unit]) -> dict[str, Person]:
     people: dict[str, Person] = {}
     for pid, spec in (data.get("people") or {}).items():
         where = _("person {id!r}").format(id=pid)
-        if not ID_RE.match(str(pid)) or not isinstance(spec, dict):
-            raise _fail(
-                path,
-                data["people"],
-                pid,
-                _(
-                    "{where}: needs an id of lower-case letters, digits, dashes and a mapping"
-                ).format(where=where),
-            )
+        _entry(path, data["people"], pid, spec, where)
         if pid in units:
             raise _fail(
                 path,
@@ -203,14 +284,19 @@ def load(path: Path) -> Directory:
             )
         people[pid] = Person(
             pid,
-            _text(path, spec, "name", where),
+            _text(path, spec, "name", where, header=True),
             _text(path, spec, "title", where, required=False),
             _email(path, spec, where),
             unit,
             tuple(held),
             _lang(path, spec, where),
         )
+    return people
 
+
+def _roles(
+    path: Path, data: dict[str, Any], units: dict[str, Unit], people: dict[str, Person]
+) -> dict[str, tuple[str, ...]]:
     roles: dict[str, tuple[str, ...]] = {}
     raw_roles = data.get("roles") or {}
     for role, members in raw_roles.items():
@@ -228,7 +314,10 @@ def load(path: Path) -> Directory:
                     _("role {role!r}: unknown unit or person {id!r}").format(role=role, id=member),
                 )
         roles[role] = tuple(members)
+    return roles
 
+
+def _press(path: Path, data: dict[str, Any]) -> tuple[Recipient, ...]:
     press = []
     for index, spec in enumerate(data.get("press") or []):
         where = _("press entry {n}").format(n=index + 1)
@@ -239,9 +328,9 @@ def load(path: Path) -> Directory:
         press.append(
             Recipient(
                 f"press-{index + 1}",
-                _text(path, spec, "name", where),
+                _text(path, spec, "name", where, header=True),
                 _email(path, spec, where),
                 _lang(path, spec, where),
             )
         )
-    return Directory(organisation, units, people, roles, tuple(press))
+    return tuple(press)

@@ -60,6 +60,23 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def stamps_from_json(raw: dict[str, str]) -> dict[str, datetime]:
+    return {k: datetime.fromisoformat(v) for k, v in raw.items()}
+
+
+def view_of(row: Any, playbook: Playbook) -> IncidentView:
+    """A stored incident row as templates see it."""
+    return IncidentView(
+        row.ref,
+        row.title,
+        playbook,
+        row.state,
+        row.facts,
+        stamps_from_json(row.stamps),
+        row.opened_at,
+    )
+
+
 class Drafter:
     def __init__(
         self,
@@ -157,6 +174,58 @@ class Drafter:
             "workspace_command": "crisisflow",
         }
 
+    def person_card(self, person_id: str) -> dict[str, str]:
+        person = self.directory.people.get(person_id)
+        if person is None:
+            return {"id": person_id, "name": person_id, "title": "", "email": ""}
+        return {"id": person.id, "name": person.name, "title": person.title, "email": person.email}
+
+    def document(
+        self,
+        incident: IncidentView,
+        template: str,
+        *,
+        actor: str,
+        note: str | None,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Draft a statement outside a playbook step (a correction, an authorisation)."""
+        context = self.context(incident, actor=actor, note=note, trigger=None, now=now)
+        context.update(extra or {})
+        return self.draft(Draft(template.rsplit("/", 1)[-1], template), context)
+
+    def for_role(
+        self,
+        incident: IncidentView,
+        role: str,
+        template: str,
+        extra: dict[str, Any],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Render ``template`` for everyone filling ``role`` and compose their messages."""
+        context = self.context(incident, actor="crisisflow", note=None, trigger=None, now=now)
+        mails = []
+        for recipient in self.recipients(role, incident):
+            ctx = {**context, **extra, **addressed(recipient, role)}
+            parts = self.renderer.render(template, recipient.lang, ctx)
+            subject = parts.get("subject", template)
+            mails.append(self.message(incident, recipient, subject, parts["body"], now, template))
+        return mails
+
+    def press_messages(
+        self, incident: IncidentView, title: str, text: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """A published text, one message to each address on the directory's press list."""
+        press = self.directory.press
+        if not press:
+            raise ConfigError(
+                _("{file}: no press list to send {title!r} to; add addresses under press:").format(
+                    file=self.directory_file, title=title
+                )
+            )
+        return [self.message(incident, r, title, text, now, "press") for r in press]
+
     def draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
         parts = self.renderer.render(draft.template, self.language, context)
         return {
@@ -196,13 +265,7 @@ class Drafter:
                 if recipient.email in seen:  # one message per address, whatever its roles
                     continue
                 seen.add(recipient.email)
-                ctx = {
-                    **context,
-                    "lang": recipient.lang,
-                    "role": role,
-                    "recipient": {"name": recipient.name, "email": recipient.email},
-                    "due": due,
-                }
+                ctx = {**context, **addressed(recipient, role), "due": due}
                 parts = self.renderer.render(notify.template, recipient.lang, ctx)
                 subject = parts.get("subject", notify.template)
                 if incident.ref not in subject:
@@ -255,3 +318,12 @@ class Drafter:
             "template": template,
             "raw": composed.raw,
         }
+
+
+def addressed(recipient: Recipient, role: str) -> dict[str, Any]:
+    """What a template knows of the one person or unit a message goes to."""
+    return {
+        "lang": recipient.lang,
+        "role": role,
+        "recipient": {"name": recipient.name, "email": recipient.email},
+    }

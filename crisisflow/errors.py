@@ -11,7 +11,9 @@
     ├── InvalidInput                8   a fact value, a time, a key=value pair that does not parse
     ├── TemplateError               9   a template that does not render (sandbox, missing variable)
     ├── StorageError               10   database unreachable or its schema out of date
-    └── DeliveryConfigError        11   the SMTP relay refuses our settings (auth, TLS, sender)
+    ├── DeliveryConfigError        11   the SMTP relay refuses our settings (auth, TLS, sender)
+    ├── UndeliverableMail          12   a message went dead (the work was done; .report says what)
+    └── AuditBroken                13   an incident's hash chain does not verify (.results)
 
 Foreign exceptions are wrapped once, where the library is called, with ``raise X(...) from exc``.
 """
@@ -19,6 +21,7 @@ Foreign exceptions are wrapped once, where the library is called, with ``raise X
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class CrisisflowError(Exception):
@@ -79,3 +82,23 @@ class StorageError(CrisisflowError):
 
 class DeliveryConfigError(CrisisflowError):
     exit_code = 11
+
+
+class UndeliverableMail(CrisisflowError):
+    """Raised after a delivery run in which a message went dead; ``report`` is the run's."""
+
+    exit_code = 12
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class AuditBroken(CrisisflowError):
+    """Raised after an audit in which a chain did not verify; ``results`` has every incident."""
+
+    exit_code = 13
+
+    def __init__(self, message: str, results: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.results = results

@@ -3,14 +3,19 @@ times written the way duty officers write them."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
+import sys
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .directory import EMAIL_RE, Directory
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFoundError
 from .i18n import _
 from .playbook import Fact, Playbook
 
@@ -29,10 +34,34 @@ _TIME_FORMATS = (
     "%Y-%m-%d",
     "%d/%m/%Y",
 )
+# Times outside these years are typing mistakes (and the far ends overflow on conversion).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+# An incident reference, e.g. KC-2026-0007: the playbook's prefix, the year, a number.
+_REF_RE = re.compile(r"([A-Z][A-Z0-9]{0,7})-([0-9]{4})-([0-9]{1,9})")
+_MAX_REF = 40
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    """A user's value as a message shows it: repr (odd characters visible), bounded."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _not_unicode(value: str) -> bool:
+    """Lone surrogates: bytes that were not UTF-8 (argv reaches us through surrogateescape)."""
+    return any("\ud800" <= c <= "\udfff" for c in value)
 
 
 def clean_text(value: str, what: str, *, multiline: bool = False, limit: int = MAX_TEXT) -> str:
-    """NFC, stripped, bounded; one line unless ``multiline``; no control characters."""
+    """NFC, stripped, bounded; one line unless ``multiline``; no control characters and
+    nothing that was not UTF-8."""
+    if _not_unicode(value):
+        raise InvalidInput(
+            _(
+                "{what}: contains bytes that are not UTF-8 text; set the terminal (or the "
+                "file) to UTF-8 and type it again"
+            ).format(what=what)
+        )
     value = unicodedata.normalize("NFC", value).strip()
     if not multiline and ("\n" in value or "\r" in value):
         raise InvalidInput(_("{what}: must be one line").format(what=what))
@@ -48,7 +77,8 @@ def clean_text(value: str, what: str, *, multiline: bool = False, limit: int = M
 
 
 def parse_time(text: str, tz: ZoneInfo, what: str) -> datetime:
-    """ISO 8601 (with or without offset) or Vietnamese dd/mm/yyyy [HH:MM]; naive means ``tz``."""
+    """ISO 8601 (with or without offset) or Vietnamese dd/mm/yyyy [HH:MM]; naive means ``tz``;
+    the year between FIRST_YEAR and LAST_YEAR."""
     text = text.strip()
     try:
         value = datetime.fromisoformat(text)
@@ -62,9 +92,15 @@ def parse_time(text: str, tz: ZoneInfo, what: str) -> datetime:
         else:
             raise InvalidInput(
                 _(
-                    "{what}: {text!r} is not a time; write 2026-11-26 08:30 or 26/11/2026 08:30"
-                ).format(what=what, text=text)
+                    "{what}: {text} is not a time; write 2026-11-26 08:30 or 26/11/2026 08:30"
+                ).format(what=what, text=_shown(text))
             ) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(
+            _("{what}: {text}: the year must be between {first} and {last}").format(
+                what=what, text=_shown(text), first=FIRST_YEAR, last=LAST_YEAR
+            )
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value.astimezone(UTC)
@@ -165,3 +201,94 @@ def with_defaults(playbook: Playbook, facts: dict[str, Any]) -> dict[str, Any]:
             )
         )
     return result
+
+
+# --- references, files and documents ----------------------------------------------------------
+
+
+def clean_ref(ref: str) -> str:
+    """An incident reference as stored: ``" kc-2026-7 "`` → ``"KC-2026-0007"``; anything that
+    cannot be a reference is refused with NotFoundError before it reaches the database."""
+    text = ref.strip()
+    found = _REF_RE.fullmatch(text.upper()) if text.isascii() and len(text) <= _MAX_REF else None
+    if found is None:
+        raise NotFoundError(
+            _(
+                "no incident {ref}: a reference looks like KC-2026-0007; "
+                "see `crisisflow list --all`"
+            ).format(ref=_shown(ref))
+        )
+    prefix, year, number = found.groups()
+    return f"{prefix}-{year}-{int(number):04d}"
+
+
+def read_text_file(path: str | Path, limit: int, what: str) -> str:
+    """The UTF-8 text of ``path`` (``-``: standard input), at most ``limit`` bytes. The size is
+    checked before reading and no more than ``limit + 1`` bytes are ever read, so /dev/zero or
+    a pipe cannot exhaust memory; a leading byte-order mark is dropped; NUL bytes are refused.
+    Every error is InvalidInput naming ``what`` and the file."""
+    name = f"{what} {path}"
+    too_big = InvalidInput(
+        _("{file}: larger than {limit} bytes; is it the right file?").format(file=name, limit=limit)
+    )
+    try:
+        data = _read_at_most(path, limit + 1, too_big)
+    except OSError as exc:
+        error = (exc.strerror or str(exc)).lower()
+        raise InvalidInput(
+            _("{file}: cannot read it: {error}").format(file=name, error=error)
+        ) from exc
+    if len(data) > limit:
+        raise too_big
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            _("{file}: not UTF-8 text (byte {at}); save it as UTF-8").format(
+                file=name, at=exc.start
+            )
+        ) from exc
+    if "\0" in text:
+        raise InvalidInput(_("{file}: contains NUL bytes; is it a text file?").format(file=name))
+    return text
+
+
+def _read_at_most(path: str | Path, most: int, too_big: InvalidInput) -> bytes:
+    if str(path) == "-":
+        return sys.stdin.buffer.read(most)
+    if stat.S_ISDIR(os.stat(path).st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size >= most:
+            raise too_big  # known from its size: nothing is read
+        return handle.read(most)  # a device or a pipe: its size says nothing
+
+
+def clean_document(text: str, limit: int, what: str) -> str:
+    """A statement-like text as stored: NFC, LF line ends, lines right-stripped, one final
+    newline (exactly like statements.clean_statement). Refused: an empty or blank text, NUL
+    and other control characters but tab, bytes that were not UTF-8, more than ``limit``
+    characters."""
+    if _not_unicode(text):
+        raise InvalidInput(
+            _("{what}: contains bytes that are not UTF-8 text; save it as UTF-8").format(what=what)
+        )
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
+    if len(text) > limit:
+        raise InvalidInput(
+            _("{what}: longer than {limit} characters ({n}); shorten it").format(
+                what=what, limit=limit, n=len(text)
+            )
+        )
+    bad = next((c for c in text if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+    if bad is not None:
+        raise InvalidInput(
+            _("{what}: contains the control character {char} (line {line}); remove it").format(
+                what=what, char=f"U+{ord(bad):04X}", line=text.count("\n", 0, text.index(bad)) + 1
+            )
+        )
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in text):
+        raise InvalidInput(_("{what}: the text is empty; write the text").format(what=what))
+    return text

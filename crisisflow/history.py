@@ -65,9 +65,24 @@ def append(
         kind=kind,
         **fields,
     )
-    if not store.update_incident(conn, incident_id, row.version, {"head_hash": event["hash"]}):
+    values = {"head_hash": event["hash"], "updated_at": at}
+    if not store.update_incident(conn, incident_id, row.version, values):
         raise ConflictError(
             _("{ref} changed while its history was written; try again").format(ref=row.ref)
         )
     store.insert_event(conn, event)
     return event
+
+
+def commit_event(conn: Connection, row: Any, event: dict[str, Any], **values: Any) -> int:
+    """Write ``event`` and the incident's new head (and ``values``), only if nobody changed
+    the incident since ``row`` was read (optimistic lock); return the event's id."""
+    values = {"head_hash": event["hash"], "updated_at": event["at"], **values}
+    if not store.update_incident(conn, row.id, row.version, values):
+        raise ConflictError(
+            _(
+                "{ref} was changed by someone else while you worked; nothing was done, "
+                "check `crisisflow show {ref}` and try again"
+            ).format(ref=row.ref)
+        )
+    return store.insert_event(conn, event)

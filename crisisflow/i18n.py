@@ -14,3 +14,10 @@ _translation = gettext.translation("crisisflow", localedir=_LOCALE_DIR, fallback
 
 _ = _translation.gettext
 ngettext = _translation.ngettext
+
+
+class Localized(dict[str, str]):
+    """A text in several languages; ``text.get_lang('en')`` falls back to Vietnamese."""
+
+    def get_lang(self, lang: str) -> str:
+        return self.get(lang) or self.get("vi") or next(iter(self.values()), "")

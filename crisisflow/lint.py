@@ -1,5 +1,6 @@
 """Whole-playbook checks that need more than one key at a time: names that must refer to
-something declared, states nobody can reach, states nobody can leave, ambiguous triggers."""
+something declared, states nobody can reach, states nobody can leave, ambiguous triggers, and
+a statement policy that the playbook's steps can live with."""
 
 from __future__ import annotations
 
@@ -9,173 +10,211 @@ from .errors import Problem
 from .i18n import _
 from .playbook import STATEMENT_STEPS, Playbook, Step
 
+Exists = Callable[[str], bool]
+
 
 def check(
-    playbook: Playbook,
-    template_exists: Callable[[str], bool] | None = None,
-    clock_exists: Callable[[str], bool] | None = None,
+    playbook: Playbook, template_exists: Exists | None = None, clock_exists: Exists | None = None
 ) -> list[Problem]:
-    problems: list[Problem] = []
-    file = playbook.filename
+    linter = _Linter(playbook)
+    linter.states()
+    linter.transitions()
+    linter.reachability()
+    linter.statements()
+    linter.policy()
+    linter.clocks(clock_exists)
+    if template_exists is not None:
+        linter.templates(template_exists)
+    return sorted(linter.problems, key=lambda p: p.line)
 
-    def problem(line: int, message: str) -> None:
-        problems.append(Problem(file, line, message))
 
-    states = playbook.states
-    roles = playbook.roles
-    facts = playbook.facts
-    if playbook.initial not in states:
-        problem(
-            1,
-            _("initial state {state!r} is not defined under states").format(state=playbook.initial),
-        )
+class _Linter:
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook = playbook
+        self.problems: list[Problem] = []
 
-    def check_role(role: str, line: int, where: str) -> None:
-        if role not in roles:
-            problem(
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.playbook.filename, line, message))
+
+    def role(self, role: str, line: int, where: str) -> None:
+        if role not in self.playbook.roles:
+            self.problem(
                 line,
                 _("{where}: unknown role {role!r}; declare it under roles").format(
                     where=where, role=role
                 ),
             )
 
-    def check_steps(steps: tuple[Step, ...], where: str) -> None:
+    def fact(self, fact: str, line: int, where: str) -> bool:
+        if fact in self.playbook.facts:
+            return True
+        self.problem(line, _("{where}: unknown fact {fact!r}").format(where=where, fact=fact))
+        return False
+
+    def steps(self, steps: tuple[Step, ...], where: str) -> None:
+        facts = self.playbook.facts
         for step in steps:
-            if step.kind == "notify":
-                for role in step.arg["to"]:
-                    check_role(role, step.line, where)
-            elif step.kind == "actor_is":
-                for role in step.arg:
-                    check_role(role, step.line, where)
+            if step.kind in ("notify", "actor_is"):
+                for role in step.arg["to"] if step.kind == "notify" else step.arg:
+                    self.role(role, step.line, where)
             elif step.kind in ("fact_set", "fact_in"):
                 fact = step.arg if step.kind == "fact_set" else step.arg["fact"]
-                if fact not in facts:
-                    problem(
-                        step.line,
-                        _("{where}: unknown fact {fact!r}").format(where=where, fact=fact),
-                    )
-                elif step.kind == "fact_in" and facts[fact].choices:
-                    for value in step.arg["values"]:
-                        if value not in facts[fact].choices:
-                            problem(
-                                step.line,
-                                _("{where}: {value!r} is not a choice of {fact}").format(
-                                    where=where, value=value, fact=fact
-                                ),
-                            )
+                if not self.fact(fact, step.line, where) or step.kind == "fact_set":
+                    continue
+                for value in step.arg["values"] if facts[fact].choices else ():
+                    if value not in facts[fact].choices:
+                        self.problem(
+                            step.line,
+                            _("{where}: {value!r} is not a choice of {fact}").format(
+                                where=where, value=value, fact=fact
+                            ),
+                        )
 
-    for state in states.values():
-        where = _("state {name!r}").format(name=state.name)
-        if state.owner is not None:
-            check_role(state.owner, state.line, where)
-        check_steps(state.on_enter, where)
+    def states(self) -> None:
+        pb = self.playbook
+        if pb.initial not in pb.states:
+            message = _("initial state {state!r} is not defined under states")
+            self.problem(1, message.format(state=pb.initial))
+        for state in pb.states.values():
+            where = _("state {name!r}").format(name=state.name)
+            if state.owner is not None:
+                self.role(state.owner, state.line, where)
+            self.steps(state.on_enter, where)
+        if pb.states and not any(s.final for s in pb.states.values()):
+            self.problem(1, _("no state is final; mark the end states `final: true`"))
+        for role in pb.escalation:
+            self.role(role, 1, _("escalation"))
 
-    seen: dict[tuple[str, str], int] = {}
-    for t in playbook.transitions:
-        where = _("transition {trigger!r}").format(trigger=t.trigger)
-        if t.dest not in states:
-            problem(
-                t.line, _("{where}: unknown dest state {state!r}").format(where=where, state=t.dest)
-            )
-        for source in t.sources:
-            if source not in states:
-                problem(
-                    t.line,
-                    _("{where}: unknown source state {state!r}").format(where=where, state=source),
-                )
-            elif states[source].final:
-                problem(
-                    t.line,
-                    _("{where}: leaves final state {state!r}").format(where=where, state=source),
-                )
-            key = (source, t.trigger)
-            if key in seen:
-                problem(
-                    t.line,
-                    _(
+    def transitions(self) -> None:
+        states, seen = self.playbook.states, dict[tuple[str, str], int]()
+        for t in self.playbook.transitions:
+            where = _("transition {trigger!r}").format(trigger=t.trigger)
+            if t.dest not in states:
+                message = _("{where}: unknown dest state {state!r}")
+                self.problem(t.line, message.format(where=where, state=t.dest))
+            for source in t.sources:
+                if source not in states:
+                    message = _("{where}: unknown source state {state!r}")
+                    self.problem(t.line, message.format(where=where, state=source))
+                elif states[source].final:
+                    message = _("{where}: leaves final state {state!r}")
+                    self.problem(t.line, message.format(where=where, state=source))
+                if (source, t.trigger) in seen:
+                    message = _(
                         "{where}: trigger defined twice from state {state!r} (first at line {line})"
-                    ).format(where=where, state=source, line=seen[key]),
-                )
-            seen[key] = t.line
-        for name in t.requires:
-            if name != "note" and name not in facts:
-                problem(
-                    t.line,
-                    _("{where}: requires unknown fact {fact!r} (or `note`)").format(
-                        where=where, fact=name
-                    ),
-                )
-        check_steps(t.guards, where)
-        check_steps(t.actions, where)
+                    )
+                    first = seen[(source, t.trigger)]
+                    self.problem(t.line, message.format(where=where, state=source, line=first))
+                seen[(source, t.trigger)] = t.line
+            for name in t.requires:
+                if name != "note" and name not in self.playbook.facts:
+                    message = _("{where}: requires unknown fact {fact!r} (or `note`)")
+                    self.problem(t.line, message.format(where=where, fact=name))
+            self.steps(t.guards, where)
+            self.steps(t.actions, where)
 
-    reachable = {playbook.initial}
-    frontier = [playbook.initial]
-    while frontier:
-        current = frontier.pop()
-        for t in playbook.transitions_from(current):
-            if t.dest in states and t.dest not in reachable:
-                reachable.add(t.dest)
-                frontier.append(t.dest)
-    for state in states.values():
-        if state.name not in reachable:
-            problem(
-                state.line,
-                _("state {name!r} is unreachable from {initial!r}").format(
-                    name=state.name, initial=playbook.initial
-                ),
-            )
-        if not state.final and not playbook.transitions_from(state.name):
-            problem(
-                state.line,
-                _(
+    def reachability(self) -> None:
+        pb = self.playbook
+        reachable, frontier = {pb.initial}, [pb.initial]
+        while frontier:
+            for t in pb.transitions_from(frontier.pop()):
+                if t.dest in pb.states and t.dest not in reachable:
+                    reachable.add(t.dest)
+                    frontier.append(t.dest)
+        for state in pb.states.values():
+            if state.name not in reachable:
+                message = _("state {name!r} is unreachable from {initial!r}")
+                self.problem(state.line, message.format(name=state.name, initial=pb.initial))
+            if not state.final and not pb.transitions_from(state.name):
+                message = _(
                     "state {name!r} is not final but has no way out; add a "
                     "transition or mark it `final: true`"
-                ).format(name=state.name),
-            )
-    if states and not any(s.final for s in states.values()):
-        problem(1, _("no state is final; mark the end states `final: true`"))
-
-    drafted = {s.arg["kind"] for s in playbook.steps() if s.kind == "draft"}
-    for step in playbook.steps():
-        if step.kind in (*STATEMENT_STEPS, "has_statement", "statement_approved") and (
-            step.arg not in drafted
-        ):
-            problem(
-                step.line,
-                _("{kind}: no step drafts a statement {name!r}; add a draft action for it").format(
-                    kind=step.kind, name=step.arg
-                ),
-            )
-
-    for role in playbook.escalation:
-        check_role(role, 1, _("escalation"))
-    started = {c for s in states.values() for c in s.deadlines}
-    for state in states.values():
-        for clock in state.deadlines:
-            if clock_exists is not None and not clock_exists(clock):
-                problem(
-                    state.line,
-                    _("state {name!r}: no rule in the rule pack measures clock {clock!r}").format(
-                        name=state.name, clock=clock
-                    ),
                 )
-        for clock in state.stop_clocks:
-            if clock not in started:
-                problem(
-                    state.line,
-                    _("state {name!r}: stops clock {clock!r} that no state starts").format(
-                        name=state.name, clock=clock
-                    ),
-                )
+                self.problem(state.line, message.format(name=state.name))
 
-    if template_exists is not None:
-        for template, line in playbook.templates():
-            if not template_exists(template):
-                problem(
+    def statements(self) -> None:
+        drafted = {s.arg["kind"] for s in self.playbook.steps() if s.kind == "draft"}
+        for step in self.playbook.steps():
+            if step.kind in (*STATEMENT_STEPS, "has_statement", "statement_approved") and (
+                step.arg not in drafted
+            ):
+                message = _(
+                    "{kind}: no step drafts a statement {name!r}; add a draft action for it"
+                )
+                self.problem(step.line, message.format(kind=step.kind, name=step.arg))
+
+    def policy(self) -> None:
+        """The `statements:` section: its roles, kinds, channels and facts exist, and every
+        statement step has what it needs (an approver to approve, publishers to publish)."""
+        pb, policy = self.playbook, self.playbook.policy
+        where, line = "statements", policy.line
+        for role in (*([policy.approver] if policy.approver else []), *policy.publishers):
+            self.role(role, line, where)
+        for role in policy.grants:
+            self.role(role, line, where)
+        drafted = {s.arg["kind"] for s in pb.steps() if s.kind == "draft"}
+        for kind in policy.press:
+            if kind not in drafted:
+                message = _("statements press: no step drafts a statement {name!r}")
+                self.problem(line, message.format(name=kind))
+        kinds = {s.kind for s in pb.steps()}
+        if kinds & {"approve_statement", "reject_statement"} and not policy.approver:
+            self.problem(line, _("statements: name the approver role (`approver: ROLE`)"))
+        if "publish_statement" in kinds and not (policy.publishers and policy.channel_fact):
+            message = _(
+                "statements: a publish step needs `publishers: [ROLES]` and "
+                "`publish_facts: {channel: FACT}`"
+            )
+            self.problem(line, message)
+        self.publish_facts()
+
+    def publish_facts(self) -> None:
+        policy, facts = self.playbook.policy, self.playbook.facts
+        where, line = "statements publish_facts", policy.line
+        if policy.channel_fact and self.fact(policy.channel_fact, line, where):
+            unknown = [c for c in facts[policy.channel_fact].choices if c not in policy.channels]
+            if facts[policy.channel_fact].type != "choice" or unknown:
+                message = _(
+                    "{where}: {fact} must be a choice of the channels declared under "
+                    "statements channels (not: {unknown})"
+                )
+                self.problem(
                     line,
-                    _(
-                        "unknown template {name!r}: no templates/{name}.vi.* or "
-                        "templates/{name}.en.*"
-                    ).format(name=template),
+                    message.format(
+                        where=where, fact=policy.channel_fact, unknown=", ".join(unknown) or "-"
+                    ),
                 )
-    return sorted(problems, key=lambda p: p.line)
+        url = policy.url_fact
+        if url and self.fact(url, line, where) and facts[url].type != "url":
+            message = _("{where}: {fact} must be a fact of type url")
+            self.problem(line, message.format(where=where, fact=policy.url_fact))
+
+    def clocks(self, clock_exists: Exists | None) -> None:
+        states = self.playbook.states
+        started = {c for s in states.values() for c in s.deadlines}
+        for state in states.values():
+            for clock in state.deadlines:
+                if clock_exists is not None and not clock_exists(clock):
+                    message = _("state {name!r}: no rule in the rule pack measures clock {clock!r}")
+                    self.problem(state.line, message.format(name=state.name, clock=clock))
+            for clock in state.stop_clocks:
+                if clock not in started:
+                    message = _("state {name!r}: stops clock {clock!r} that no state starts")
+                    self.problem(state.line, message.format(name=state.name, clock=clock))
+        if started and not self.playbook.escalation:
+            message = _("escalation: a playbook with clocks names who hears when one runs out")
+            self.problem(1, message)
+        templates = self.playbook.policy.templates
+        if started and not {"reminder", "escalation"} <= set(templates):
+            message = _(
+                "templates: a playbook with clocks names its `reminder` and `escalation` templates"
+            )
+            self.problem(self.playbook.policy.line, message)
+
+    def templates(self, exists: Exists) -> None:
+        for template, line in self.playbook.templates():
+            if not exists(template):
+                message = _(
+                    "unknown template {name!r}: no templates/{name}.vi.* or templates/{name}.en.*"
+                )
+                self.problem(line, message.format(name=template))

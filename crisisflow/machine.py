@@ -197,55 +197,59 @@ def compile_machine(playbook: Playbook) -> Machine:
     )
 
 
-_compiled: dict[str, Machine] = {}
-_lock = threading.Lock()
-
-
-def _machine_for(playbook: Playbook) -> Machine:
-    machine = _compiled.get(playbook.source_hash)
-    if machine is None:
-        machine = _compiled[playbook.source_hash] = compile_machine(playbook)
-    return machine
-
-
 def allowed(playbook: Playbook, state: str) -> list[Transition]:
     """The transitions whose source is ``state``; guards are checked when one is fired."""
     return playbook.transitions_from(state)
 
 
-def fire(playbook: Playbook, model: IncidentModel, trigger: str) -> Transition:
-    """Fire ``trigger`` on ``model``; raise TransitionRefused (model unchanged) if it may not."""
-    transition = playbook.transition(model.state, trigger)
-    if transition is None:
-        names = [t.trigger for t in allowed(playbook, model.state)]
-        raise TransitionRefused(
-            _(
-                "{ref}: {trigger!r} is not allowed in state {state!r}; allowed now: {allowed}"
-            ).format(
-                ref=model.ref,
-                trigger=trigger,
-                state=model.state,
-                allowed=", ".join(names) or _("nothing (final state)"),
+class Machines:
+    """Compiled machines by playbook content hash. Compiling is the costly part of firing a
+    trigger; the catalogue that pins playbooks keeps one of these."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, Machine] = {}
+        self._lock = threading.Lock()  # a machine holds the models it is firing on
+
+    def _machine_for(self, playbook: Playbook) -> Machine:
+        machine = self._compiled.get(playbook.source_hash)
+        if machine is None:
+            machine = self._compiled[playbook.source_hash] = compile_machine(playbook)
+        return machine
+
+    def fire(self, playbook: Playbook, model: IncidentModel, trigger: str) -> Transition:
+        """Fire ``trigger`` on ``model``; raise TransitionRefused (model unchanged) if it may
+        not."""
+        transition = playbook.transition(model.state, trigger)
+        if transition is None:
+            raise TransitionRefused(_not_allowed(playbook, model, trigger))
+        before = (model.state, dict(model.stamps))
+        with self._lock:
+            machine = self._machine_for(playbook)
+            machine.add_model(model, initial=model.state)
+            try:
+                fired = model.trigger(trigger)  # type: ignore[attr-defined]
+            finally:
+                machine.remove_model(model)
+        if not fired or model.refusals:
+            model.state, model.stamps = before[0], before[1]
+            model.effects.clear()
+            reasons = "; ".join(dict.fromkeys(model.refusals)) or _("a guard refused")
+            raise TransitionRefused(
+                _("{ref}: {trigger!r} refused: {reasons}").format(
+                    ref=model.ref, trigger=trigger, reasons=reasons
+                )
             )
-        )
-    before = (model.state, dict(model.stamps))
-    with _lock:
-        machine = _machine_for(playbook)
-        machine.add_model(model, initial=model.state)
-        try:
-            fired = model.trigger(trigger)  # type: ignore[attr-defined]
-        finally:
-            machine.remove_model(model)
-    if not fired or model.refusals:
-        model.state, model.stamps = before[0], before[1]
-        model.effects.clear()
-        reasons = "; ".join(dict.fromkeys(model.refusals)) or _("a guard refused")
-        raise TransitionRefused(
-            _("{ref}: {trigger!r} refused: {reasons}").format(
-                ref=model.ref, trigger=trigger, reasons=reasons
-            )
-        )
-    return transition
+        return transition
+
+
+def _not_allowed(playbook: Playbook, model: IncidentModel, trigger: str) -> str:
+    names = [t.trigger for t in allowed(playbook, model.state)]
+    return _("{ref}: {trigger!r} is not allowed in state {state!r}; allowed now: {allowed}").format(
+        ref=model.ref,
+        trigger=trigger,
+        state=model.state,
+        allowed=", ".join(names) or _("nothing (final state)"),
+    )
 
 
 def enter_initial(playbook: Playbook, model: IncidentModel) -> None:

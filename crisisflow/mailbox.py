@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import errno
 import mailbox
+import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,33 +34,65 @@ class _Handler:
 
 
 class Sink:
-    """The sink, running in a thread of its own; use as a context manager."""
+    """The sink, running in a thread of its own; use as a context manager. Port 0 means any
+    free port: ``port`` is the one bound once the sink has started."""
 
     def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.folder = folder
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port
         self.controller: Any = None
 
     def start(self) -> Sink:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(
-            _Handler(self.folder), hostname=self.host, port=self.port, ready_timeout=10
-        )
+        """Bind, then serve; a sink that cannot start leaves no socket, loop or thread."""
         try:
-            self.controller.start()
-        except (OSError, RuntimeError) as exc:
+            if self.folder.exists() and not self.folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            handler = _Handler(self.folder)
+        except OSError as exc:
             raise ConfigError(
-                _("cannot listen on {host}:{port}: {error}; is another sink running?").format(
+                _("cannot keep mail in {folder}: {error}; check the folder").format(
+                    folder=self.folder, error=_reason(exc)
+                )
+            ) from exc
+        listener = self._listen()
+        controller = _make_controller(handler, listener)
+        try:
+            controller.start()
+        except Exception as exc:
+            _abandon(controller, listener)
+            raise ConfigError(
+                _("mailbox on {host}:{port} did not start: {error}").format(
                     host=self.host, port=self.port, error=exc
                 )
             ) from exc
+        self.controller = controller
         return self
+
+    def _listen(self) -> socket.socket:
+        """A listening socket on host:port (closed again if that fails), its port reported."""
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(
+                _(
+                    "mailbox port {port}: choose a port from 1 to 65535, or 0 for any free one"
+                ).format(port=self.port)
+            )
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            listener = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:  # socket.create_server closes the socket when bind fails
+            raise ConfigError(
+                _(
+                    "cannot listen on {host}:{port}: {error}; is another sink running? "
+                    "choose another port with --port (0 picks a free one)"
+                ).format(host=self.host, port=self.port, error=_reason(exc))
+            ) from exc
+        self.port = int(listener.getsockname()[1])
+        return listener
 
     def stop(self) -> None:
         if self.controller is not None:
-            self.controller.stop()
+            self.controller.stop()  # closes the server, its socket and its event loop
             self.controller = None
 
     def __enter__(self) -> Sink:
@@ -66,6 +100,42 @@ class Sink:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+
+
+def _controller_class() -> type:
+    from aiosmtpd.controller import Controller
+
+    class SocketController(Controller):
+        """aiosmtpd's threaded controller, serving on a socket already bound."""
+
+        def __init__(self, handler: Any, listener: socket.socket, **kwargs: Any) -> None:
+            self.listener = listener
+            host, port = listener.getsockname()[:2]
+            super().__init__(handler, hostname=host, port=port, **kwargs)
+
+        def _create_server(self) -> Any:  # aiosmtpd's hook for how the server listens
+            return self.loop.create_server(
+                self._factory_invoker, sock=self.listener, ssl=self.ssl_context
+            )
+
+    return SocketController
+
+
+def _make_controller(handler: Any, listener: socket.socket) -> Any:
+    return _controller_class()(handler, listener, ready_timeout=10)
+
+
+def _abandon(controller: Any, listener: socket.socket) -> None:
+    """Undo a start that failed half-way: the thread, the event loop, the socket."""
+    if controller._thread is not None:
+        controller.stop(no_assert=True)  # its thread closes the server and the loop
+    if not controller.loop.is_closed() and not controller.loop.is_running():
+        controller.loop.close()
+    listener.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -67,9 +67,26 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class YearlyReport:
+    """What the yearly spokesperson report counts, in the pack's own names."""
+
+    template: str = ""  # the document it is written as
+    legal_clock: str = ""  # the clock of the 24 h rule: on time = met
+    answer_kinds: tuple[str, ...] = ()  # statements that answer or refuse a press request
+    untrue_kinds: tuple[str, ...] = ()  # statements that say an item was untrue
+    correction_request_kinds: tuple[str, ...] = ()
+    conference_channels: tuple[str, ...] = ()
+    briefing_channels: tuple[str, ...] = ()
+
+
+_REPORT_KEYS = tuple(YearlyReport.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class Pack:
     rules: dict[str, Rule]
     calendar: Calendar
+    yearly_report: YearlyReport = YearlyReport()
 
     def for_clock(self, clock: str) -> list[Rule]:
         return [r for r in self.rules.values() if r.clock == clock]
@@ -179,4 +196,40 @@ def load(path: Path) -> Pack:
         return frozenset(d for d in found if d is not None)
 
     calendar = Calendar(str(cal.get("country", "VN")), days("days_off"), days("working_days"))
-    return Pack(rules, calendar)
+    return Pack(rules, calendar, _yearly_report(path, data))
+
+
+def _yearly_report(path: Path, data: Any) -> YearlyReport:
+    spec = (data.get("reports") or {}).get("yearly")
+    if spec is None:
+        return YearlyReport()
+    line = data["reports"].line_of("yearly")
+    if not isinstance(spec, dict) or set(spec) - set(_REPORT_KEYS):
+        raise ConfigError(
+            _("{path}:{line}: reports yearly takes: {keys}").format(
+                path=path, line=line, keys=", ".join(_REPORT_KEYS)
+            )
+        )
+    values: dict[str, Any] = {}
+    for key, value in spec.items():
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(
+                _("{path}:{line}: reports yearly {key}: a name or a list of names").format(
+                    path=path, line=spec.line_of(key), key=key
+                )
+            )
+        values[key] = items[0] if key in ("legal_clock", "template") else tuple(items)
+    return YearlyReport(**values)
+
+
+def load_packs(paths: list[Path]) -> Pack:
+    """Several packs as one: later packs add rules; the first pack's calendar and report
+    definitions are the ones."""
+    packs = [load(path) for path in paths]
+    rules: dict[str, Rule] = {}
+    for pack in packs:
+        rules.update(pack.rules)
+    if not packs:
+        return Pack(rules, Calendar())
+    return Pack(rules, packs[0].calendar, packs[0].yearly_report)

@@ -7,6 +7,7 @@ wrapped here, once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -73,6 +74,122 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# --- what went wrong, in one line ----------------------------------------------------------
+
+
+def storage_error(url: str, exc: BaseException) -> StorageError:
+    """A database error as one line naming its real cause and what to do; no password."""
+    try:
+        parsed: sa.URL | None = sa.make_url(url)
+    except SQLAlchemyError:
+        parsed = None
+    backend = parsed.get_backend_name() if parsed is not None else ""
+    message = None
+    if parsed is not None and backend == "sqlite":
+        message = _sqlite_cause(parsed.database or "", exc)
+    elif parsed is not None and backend == "postgresql":
+        message = _postgres_cause(parsed, exc)
+    if message is None:
+        message = _("database {url}: {error}").format(url=safe_url(url), error=_describe(exc))
+    password = parsed.password if parsed is not None else None
+    return StorageError(message.replace(str(password), "***") if password else message)
+
+
+def _sqlite_cause(file: str, exc: BaseException) -> str | None:
+    code = str(getattr(getattr(exc, "orig", None), "sqlite_errorname", "") or "")
+    if code == "SQLITE_NOTADB":
+        return _(
+            "{file} is not an SQLite database; check database_url, or move the file away and "
+            "run `crisisflow db upgrade` to start a new one"
+        ).format(file=file)
+    if code.startswith("SQLITE_CORRUPT"):
+        return _("{file} is damaged (truncated or corrupt); restore it from a backup").format(
+            file=file
+        )
+    if code == "SQLITE_FULL":
+        return _("cannot write to {file}: the disk is full; free some space and try again").format(
+            file=file
+        )
+    if code.startswith("SQLITE_READONLY"):
+        return _(
+            "cannot write to {file}: it is read-only; check the permissions of the file and "
+            "its folder"
+        ).format(file=file)
+    if code.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return _sqlite_cannot_open(Path(file))
+    if code.startswith("SQLITE_IOERR"):
+        return _("cannot read or write {file}: disk I/O error ({code}); check the disk").format(
+            file=file, code=code
+        )
+    return None
+
+
+def _sqlite_cannot_open(path: Path) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        return _(
+            "cannot open {file}: the folder {folder} does not exist; create it or check "
+            "database_url"
+        ).format(file=path, folder=folder)
+    if path.is_dir():
+        return _("{file} is a folder, not a database file; check database_url").format(file=path)
+    readable = os.access(path, os.R_OK | os.W_OK) if path.exists() else True
+    if not readable or not os.access(folder, os.W_OK | os.X_OK):
+        return _(
+            "cannot open {file}: no permission; check the permissions of the file and its folder"
+        ).format(file=path)
+    return _("cannot open {file}; check database_url").format(file=path)
+
+
+def _postgres_cause(url: sa.URL, exc: BaseException) -> str | None:
+    state = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    text = _describe(exc)
+    low = text.lower()
+    where = f"{url.query.get('host') or url.host or 'localhost'}:{url.port or 5432}"
+    reason = text.rpartition("failed: ")[2].replace("FATAL:", "").strip()
+    facts = {"where": where, "user": url.username, "db": url.database, "reason": reason}
+    if state == "53100" or "no space left" in low:
+        return _("PostgreSQL at {where}: the server's disk is full; free some space").format(
+            **facts
+        )
+    connecting = low.startswith(_CONNECT_FAILURES)
+    if state == "3D000" or (connecting and 'database "' in low and "does not exist" in low):
+        return _(
+            "PostgreSQL at {where} has no database {db}; create it or check database_url"
+        ).format(**facts)
+    if state.startswith("28") or (connecting and any(k in low for k in _AUTH_FAILURES)):
+        return _(
+            "PostgreSQL at {where} refused user {user}: {reason}; check the user and password "
+            "in database_url"
+        ).format(**facts)
+    if not (connecting or state.startswith(("08", "57P", "53300"))):
+        return None
+    for needle, hint in _CONNECT_HINTS:
+        if needle in low:
+            return _("cannot connect to PostgreSQL at {where}: {hint}").format(hint=hint, **facts)
+    return _("cannot connect to PostgreSQL at {where}: {reason}").format(**facts)
+
+
+_CONNECT_FAILURES = ("connection failed", "failed to resolve host", "connection to server")
+_AUTH_FAILURES = ("authentication", "password", "role", "pg_hba")
+_CONNECT_HINTS = (
+    ("connection refused", _("connection refused; is the server running?")),
+    ("resolve host", _("unknown host; check the host name in database_url")),
+    ("translate host", _("unknown host; check the host name in database_url")),
+    ("timeout", _("no answer (timed out); is the host reachable?")),
+    ("starting up", _("the server is starting up; try again shortly")),
+    ("shutting down", _("the server is shutting down; try again later")),
+    ("too many", _("the server has too many connections; try again shortly")),
+    ("remaining connection slots", _("the server has too many connections; try again shortly")),
+)
+
+
+def _missing_table(exc: BaseException) -> bool:
+    """The database opened fine but has no such table (42P01 on PostgreSQL)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
+
+
 class Store:
     """An engine plus the two kinds of transaction the app uses."""
 
@@ -90,9 +207,7 @@ class Store:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
         except DBAPIError as exc:
-            raise StorageError(
-                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
-            ) from exc
+            raise storage_error(self.url, exc) from exc
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -114,17 +229,13 @@ class Store:
                 raise ConflictError(
                     _("the database is busy with another change; try again")
                 ) from exc
-            raise StorageError(
-                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
-            ) from exc
+            raise storage_error(self.url, exc) from exc
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):  # serialization, deadlock
                 raise ConflictError(
                     _("another change to the same incident won; try again")
                 ) from exc
-            raise StorageError(
-                _("database {url}: {error}").format(url=safe_url(self.url), error=_describe(exc))
-            ) from exc
+            raise storage_error(self.url, exc) from exc
 
     def schema_revision(self) -> str | None:
         with self.reading() as conn:
@@ -133,12 +244,26 @@ class Store:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def check_schema(self) -> None:
-        """Refuse to work on a database whose schema is not the one this code expects."""
+        """Refuse to work on a database whose schema is not the one this code expects; a
+        database that cannot be opened says why, and only one without the schema says to run
+        `crisisflow db upgrade`. Creates nothing, not even an empty SQLite file."""
+        missing = self._missing_file()
+        if missing:
+            raise StorageError(missing)
         try:
-            with self.reading() as conn:
+            with self.engine.connect() as conn, conn.begin():
                 revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        except StorageError:
+        except DBAPIError as exc:
+            if not _missing_table(exc):
+                raise storage_error(self.url, exc) from exc
             revision = None
+        if revision is not None and revision not in _known_revisions():
+            raise StorageError(
+                _(
+                    "database {url} has schema {have}, newer than this crisisflow knows "
+                    "(it needs {want}); install the crisisflow that wrote it"
+                ).format(url=safe_url(self.url), have=revision, want=SCHEMA_HEAD)
+            )
         if revision != SCHEMA_HEAD:
             raise StorageError(
                 _(
@@ -146,6 +271,22 @@ class Store:
                     "run `crisisflow db upgrade`"
                 ).format(url=safe_url(self.url), have=revision or _("none"), want=SCHEMA_HEAD)
             )
+
+    def _missing_file(self) -> str | None:
+        """Why an SQLite database file cannot be there, without creating it."""
+        url = sa.make_url(self.url)
+        file = url.database
+        if url.get_backend_name() != "sqlite" or not file or file == ":memory:" or url.query:
+            return None
+        path = Path(file)
+        if not path.parent.is_dir():
+            return _sqlite_cannot_open(path)
+        if not path.exists():
+            return _(
+                "{file} does not exist; run `crisisflow db upgrade` to create it, or check "
+                "database_url"
+            ).format(file=path)
+        return None
 
     def upgrade(self, target: str = "head") -> tuple[str | None, str]:
         """Run the shipped Alembic migrations up to ``target``; return (before, after)."""
@@ -159,6 +300,8 @@ class Store:
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, target)
+        except DBAPIError as exc:
+            raise storage_error(self.url, exc) from exc
         except SQLAlchemyError as exc:
             raise StorageError(
                 _("database {url}: migration failed: {error}").format(
@@ -169,6 +312,10 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _known_revisions() -> set[str]:
+    return {p.name.partition("_")[0] for p in (MIGRATIONS / "versions").glob("*.py")}
 
 
 # --- queries -------------------------------------------------------------------------------

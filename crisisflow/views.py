@@ -12,7 +12,7 @@ from .playbook import Playbook, Step
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from .app import Outcome
+    from .app.incidents import Outcome
     from .dispatch import Report
     from .mailbox import Stored
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -79,10 +80,18 @@ def app(workspace: Path, clock: FakeClock) -> Iterator[App]:
     application.close()
 
 
+def acting(app: App, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A test's keyword arguments with ``actor`` (a person id, or absent for the workspace's
+    own actor) turned into the Actor the command line would identify."""
+    chosen = dict(kwargs)
+    chosen["actor"] = app.identify(chosen.pop("actor", None))
+    return chosen
+
+
 def walk(app: App, ref: str, steps: list[tuple[str, dict[str, object]]]) -> None:
     """Advance ``ref`` through ``(trigger, kwargs)`` steps."""
     for trigger, kwargs in steps:
-        app.advance(ref, trigger, **kwargs)  # type: ignore[arg-type]
+        app.incidents.advance(ref, trigger, **acting(app, kwargs))
 
 
 # The media-crisis playbook from detection to review, as the duty officer would run it.

@@ -22,7 +22,7 @@ from crisisflow.errors import (
     TransitionRefused,
 )
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, acting, walk
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
 
@@ -37,21 +37,28 @@ def snapshot(app: App) -> dict[str, Any]:
 
 
 def test_open_gives_reference_state_event_and_mail(app: App) -> None:
-    outcome = app.open("media-crisis", TITLE, given={"channel": "social"})
+    outcome = app.incidents.open(
+        "media-crisis", TITLE, given={"channel": "social"}, actor=app.identify()
+    )
     assert outcome.ref == "KC-2026-0001"
     assert outcome.to_state == "detected"
     assert [q["to"] for q in outcome.queued] == ["vanphong@vinhlinh.example"]
     assert [n["trigger"] for n in outcome.next] == ["triage"]
-    data = app.show(outcome.ref)
+    data = app.records.show(outcome.ref)
     assert data["facts"] == {"channel": "social", "severity": "L2", "province_escalation": False}
     assert [e["kind"] for e in data["events"]] == ["opened"]
     assert data["messages"][0]["status"] == "pending"
-    assert app.open("media-crisis", "Tin thứ hai").ref == "KC-2026-0002"
+    assert (
+        app.incidents.open("media-crisis", "Tin thứ hai", actor=app.identify()).ref
+        == "KC-2026-0002"
+    )
 
 
 def test_open_records_when_it_occurred_in_local_time(app: App) -> None:
-    ref = app.open("media-crisis", TITLE, occurred_at="26/11/2026 07:45").ref
-    assert app.show(ref)["timestamps"]["occurred_at"] == "2026-11-26T00:45:00+00:00"
+    ref = app.incidents.open(
+        "media-crisis", TITLE, occurred_at="26/11/2026 07:45", actor=app.identify()
+    ).ref
+    assert app.records.show(ref)["timestamps"]["occurred_at"] == "2026-11-26T00:45:00+00:00"
 
 
 @pytest.mark.parametrize(
@@ -71,27 +78,27 @@ def test_open_refuses_bad_input_and_changes_nothing(
 ) -> None:
     before = snapshot(app)
     with pytest.raises(error):
-        app.open("media-crisis", TITLE, **kwargs)
+        app.incidents.open("media-crisis", TITLE, **acting(app, kwargs))
     assert snapshot(app) == before
 
 
 @pytest.mark.parametrize("title", ["Tiêu đề\r\nBcc: victim@example.com", "", "   "])
 def test_open_refuses_titles_that_could_inject_headers(app: App, title: str) -> None:
     with pytest.raises(InvalidInput):
-        app.open("media-crisis", title)
+        app.incidents.open("media-crisis", title, actor=app.identify())
 
 
 def test_open_unknown_playbook_names_the_known_ones(app: App) -> None:
     with pytest.raises(NotFoundError, match="media-crisis"):
-        app.open("nope", TITLE)
+        app.incidents.open("nope", TITLE, actor=app.identify())
 
 
 def test_whole_media_crisis_path_reaches_the_final_state(app: App, clock: FakeClock) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     for trigger, kwargs in MEDIA_CRISIS_PATH:
         clock.advance(minutes=10)
-        app.advance(ref, trigger, **kwargs)  # type: ignore[arg-type]
-    data = app.show(ref)
+        app.incidents.advance(ref, trigger, **acting(app, kwargs))
+    data = app.records.show(ref)
     assert data["state"] == "reviewed" and data["final"] and data["allowed"] == []
     assert data["closed_at"] is not None
     kinds = {s["kind"]: len(s["versions"]) for s in data["statements"]}
@@ -104,42 +111,42 @@ def test_whole_media_crisis_path_reaches_the_final_state(app: App, clock: FakeCl
         "closed_at",
     }
     assert len(data["events"]) == 1 + len(MEDIA_CRISIS_PATH)
-    assert app.list_incidents() == [] and [
-        r["ref"] for r in app.list_incidents(include_closed=True)
+    assert app.records.list_incidents() == [] and [
+        r["ref"] for r in app.records.list_incidents(include_closed=True)
     ] == [ref]
 
 
 def test_advance_refuses_trigger_from_wrong_state_and_says_what_is_allowed(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="allowed now: triage"):
-        app.advance(ref, "approve", actor="chu-tich")
+        app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
     assert snapshot(app) == before
 
 
 def test_advance_refuses_missing_required_input(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="--set field_unit=VALUE"):
-        app.advance(ref, "verify")
+        app.incidents.advance(ref, "verify", actor=app.identify())
     with pytest.raises(TransitionRefused, match="--note"):
-        app.advance(ref, "dismiss")
+        app.incidents.advance(ref, "dismiss", actor=app.identify())
     assert snapshot(app) == before
 
 
 def test_advance_refuses_when_actor_lacks_the_role(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     walk(app, ref, MEDIA_CRISIS_PATH[:7])  # up to approval
     before = snapshot(app)
-    with pytest.raises(TransitionRefused, match="only approver"):
-        app.advance(ref, "approve", actor="truc-ban")
+    with pytest.raises(TransitionRefused, match="only the approver"):
+        app.incidents.advance(ref, "approve", actor=app.identify("truc-ban"))
     assert snapshot(app) == before
-    app.advance(ref, "approve", actor="chu-tich")
+    app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
 
 
 def test_person_named_in_a_role_fact_fills_that_role(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     steps = [
         s
         if s[0] != "assign_spokesperson"
@@ -147,33 +154,41 @@ def test_person_named_in_a_role_fact_fills_that_role(app: App) -> None:
         for s in MEDIA_CRISIS_PATH[:5]
     ]
     walk(app, ref, steps)
-    out = app.advance(ref, "publish_holding", actor="pho-chu-tich")
+    out = app.incidents.advance(ref, "publish_holding", actor=app.identify("pho-chu-tich"))
     assert out.to_state == "drafting"
 
 
 def test_advance_with_stale_expect_state_is_a_conflict(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
     with pytest.raises(ConflictError, match="not 'detected'"):
-        app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"}, expect_state="detected")
+        app.incidents.advance(
+            ref,
+            "verify",
+            given={"field_unit": "ubnd-ho-xa"},
+            expect_state="detected",
+            actor=app.identify(),
+        )
 
 
 def test_unknown_incident_is_not_found(app: App) -> None:
     with pytest.raises(NotFoundError, match="KC-2026-0999"):
-        app.advance("KC-2026-0999", "triage")
+        app.incidents.advance("KC-2026-0999", "triage", actor=app.identify())
     with pytest.raises(NotFoundError):
-        app.show("KC-2026-0999")
+        app.records.show("KC-2026-0999")
 
 
 def test_task_mail_goes_to_the_unit_chosen_for_the_incident(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
-    out = app.advance(ref, "verify", given={"field_unit": "ubnd-cua-tung"})
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
+    out = app.incidents.advance(
+        ref, "verify", given={"field_unit": "ubnd-cua-tung"}, actor=app.identify()
+    )
     assert [q["to"] for q in out.queued] == ["cuatung@vinhlinh.example"]
 
 
 def test_queued_mail_is_composed_once_with_stable_headers(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     with app.store.reading() as conn:
         row = conn.execute(sa.select(models.outbox)).one()
     msg = email.message_from_bytes(row.raw, policy=policy.default)
@@ -187,20 +202,22 @@ def test_queued_mail_is_composed_once_with_stable_headers(app: App) -> None:
 
 
 def test_render_error_in_a_workspace_template_changes_nothing(app: App, workspace: Path) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
     (workspace / "templates/mail/task-verify.vi.txt").write_text(
         "{% block subject %}{{ incident.nope }}{% endblock %}{% block body %}x{% endblock %}",
         encoding="utf-8",
     )
     before = snapshot(app)
     with pytest.raises(TemplateError, match=r"task-verify\.vi\.txt:1"):
-        app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
+        app.incidents.advance(
+            ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify()
+        )
     assert snapshot(app) == before
 
 
 def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     path = workspace / "playbooks/media-crisis.yaml"
     path.write_text(
         path.read_text(encoding="utf-8")
@@ -208,19 +225,23 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
         .replace("version: 3", "version: 4"),
         encoding="utf-8",
     )
-    app.advance(ref, "triage")  # the old trigger still works for the old incident
-    new_ref = app.open("media-crisis", "Vụ việc mới").ref
-    assert app.show(new_ref)["allowed"][0]["trigger"] == "take_up"
+    app.incidents.advance(
+        ref, "triage", actor=app.identify()
+    )  # the old trigger still works for the old incident
+    new_ref = app.incidents.open("media-crisis", "Vụ việc mới", actor=app.identify()).ref
+    assert app.records.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
-    app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
-    assert app.show(ref)["playbook"]["version"] == 3
+    app.incidents.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify())
+    assert app.records.show(ref)["playbook"]["version"] == 3
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage", note="Chánh Văn phòng chỉ đạo xử lý.")
-    app.note(ref, "Phóng viên gọi hỏi lúc 9 giờ.")
-    events = app.show(ref)["events"]
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(
+        ref, "triage", note="Chánh Văn phòng chỉ đạo xử lý.", actor=app.identify()
+    )
+    app.incidents.note(ref, "Phóng viên gọi hỏi lúc 9 giờ.", actor=app.identify())
+    events = app.records.show(ref)["events"]
     with app.store.reading() as conn:
         rows = [
             r._mapping for r in conn.execute(sa.select(models.events).order_by(models.events.c.seq))
@@ -242,21 +263,21 @@ def test_two_officers_advancing_at_once_exactly_one_wins(
     workspace: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = App(load_settings(workspace), clock=clock)
-    ref = first.open("media-crisis", TITLE).ref
+    ref = first.incidents.open("media-crisis", TITLE, actor=first.identify()).ref
     both_read = threading.Barrier(2, timeout=10)
-    real_fire = machine.fire
+    real_fire = machine.Machines.fire
 
-    def fire_after_both_read(*args: Any) -> Any:
+    def fire_after_both_read(self: machine.Machines, *args: Any) -> Any:
         both_read.wait()  # both have loaded version 1 before either writes
-        return real_fire(*args)
+        return real_fire(self, *args)
 
-    monkeypatch.setattr(machine, "fire", fire_after_both_read)
+    monkeypatch.setattr(machine.Machines, "fire", fire_after_both_read)
     results: list[object] = []
 
     def officer() -> None:
         app = App(load_settings(workspace), clock=clock)
         try:
-            results.append(app.advance(ref, "triage").to_state)
+            results.append(app.incidents.advance(ref, "triage", actor=app.identify()).to_state)
         except ConflictError as exc:
             results.append(exc)
         finally:
@@ -268,5 +289,5 @@ def test_two_officers_advancing_at_once_exactly_one_wins(
     for t in threads:
         t.join()
     assert sorted(map(type, results), key=str) == sorted([str, ConflictError], key=str)
-    assert len(first.show(ref)["events"]) == 2
+    assert len(first.records.show(ref)["events"]) == 2
     first.close()

@@ -30,13 +30,15 @@ def local(*args: int) -> datetime:
 
 
 def clocks(app: App, ref: str) -> dict[str, dict[str, Any]]:
-    return {d["clock"]: d for d in app.show(ref)["deadlines"]}
+    return {d["clock"]: d for d in app.records.show(ref)["deadlines"]}
 
 
 def at_verifying(app: App) -> str:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
-    app.advance(ref, "verify", given={"field_unit": "ubnd-cua-tung"})
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
+    app.incidents.advance(
+        ref, "verify", given={"field_unit": "ubnd-cua-tung"}, actor=app.identify()
+    )
     return ref
 
 
@@ -51,11 +53,14 @@ def test_the_rule_in_force_when_the_clock_starts_applies(
     app: App, clock: FakeClock, day: datetime, rule: str, hours_after_open: float
 ) -> None:
     clock.now = day.astimezone(UTC)
-    ref = app.open(
-        "media-crisis", TITLE, occurred_at=(day - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    ref = app.incidents.open(
+        "media-crisis",
+        TITLE,
+        occurred_at=(day - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),
+        actor=app.identify(),
     ).ref
     clock.advance(minutes=30)
-    app.advance(ref, "triage")
+    app.incidents.advance(ref, "triage", actor=app.identify())
     measured = clocks(app, ref)["initial_info"]
     assert measured["rule"] == rule
     assert (
@@ -94,16 +99,24 @@ def test_clocks_start_on_entering_and_stop_met_or_missed(app: App, clock: FakeCl
     }
     clock.advance(hours=3)  # the 2 h verification target has passed
     assert clocks(app, ref)["verify"]["status"] == "overdue"
-    app.advance(ref, "assess", given={"verified_facts": "Đã xác minh."})
+    app.incidents.advance(
+        ref, "assess", given={"verified_facts": "Đã xác minh."}, actor=app.identify()
+    )
     assert clocks(app, ref)["verify"]["status"] == "missed"
     other = at_verifying(app)
-    app.advance(other, "assess", given={"verified_facts": "Đã xác minh."})
+    app.incidents.advance(
+        other, "assess", given={"verified_facts": "Đã xác minh."}, actor=app.identify()
+    )
     assert clocks(app, other)["verify"]["status"] == "met"
-    app.advance(other, "assign_spokesperson", given={"spokesperson": "chu-tich"})
-    app.advance(other, "skip_holding", note="Mức độ thấp.")
-    app.advance(other, "submit")
-    app.advance(other, "approve", actor="chu-tich")
-    app.advance(other, "publish", given={"publish_channel": "portal"}, actor="chu-tich")
+    app.incidents.advance(
+        other, "assign_spokesperson", given={"spokesperson": "chu-tich"}, actor=app.identify()
+    )
+    app.incidents.advance(other, "skip_holding", note="Mức độ thấp.", actor=app.identify())
+    app.incidents.advance(other, "submit", actor=app.identify())
+    app.incidents.advance(other, "approve", actor=app.identify("chu-tich"))
+    app.incidents.advance(
+        other, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+    )
     assert clocks(app, other)["initial_info"]["status"] == "met"
 
 
@@ -120,24 +133,24 @@ def test_reminders_and_escalations_are_sent_once_however_often_tick_runs(
     app: App, clock: FakeClock
 ) -> None:
     ref = at_verifying(app)
-    assert app.deadlines.tick() == []
+    assert app.clocks.tick() == []
     clock.advance(minutes=61)  # past half of the 2 h verification clock
-    first = app.deadlines.tick()
+    first = app.clocks.tick()
     assert [(n["clock"], n["notice"]) for n in first] == [("verify", "remind:50%")]
     assert first[0]["to"] == ["cuatung@vinhlinh.example"]  # the unit that owns the task
-    assert app.deadlines.tick() == [] and app.deadlines.tick() == []
+    assert app.clocks.tick() == [] and app.clocks.tick() == []
     clock.advance(hours=1)  # overdue now: escalation level 1 goes to the coordinator
-    escalated = app.deadlines.tick()
+    escalated = app.clocks.tick()
     assert [(n["notice"], n["to"]) for n in escalated] == [
         ("escalate:1", ["vanphong@vinhlinh.example"])
     ]
     clock.advance(hours=2)
-    assert [n["to"] for n in app.deadlines.tick()] == [["phochutich@vinhlinh.example"]]
+    assert [n["to"] for n in app.clocks.tick()] == [["phochutich@vinhlinh.example"]]
     clock.advance(hours=2)
-    assert [n["to"] for n in app.deadlines.tick()] == [["chutich@vinhlinh.example"]]
-    events = [e["kind"] for e in app.show(ref)["events"]]
+    assert [n["to"] for n in app.clocks.tick()] == [["chutich@vinhlinh.example"]]
+    events = [e["kind"] for e in app.records.show(ref)["events"]]
     assert events.count("reminder") == 1 and events.count("escalation") == 3
-    assert app.audit(ref)[0]["broken_at"] is None
+    assert app.records.audit(ref)[0]["broken_at"] is None
 
 
 def test_concurrent_workers_send_each_notice_once(workspace: Path, clock: FakeClock) -> None:
@@ -149,7 +162,7 @@ def test_concurrent_workers_send_each_notice_once(workspace: Path, clock: FakeCl
 
     def worker(app: App) -> None:
         start.wait()
-        app.deadlines.tick()
+        app.clocks.tick()
 
     threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
     for t in threads:
@@ -176,19 +189,19 @@ def test_acknowledged_tasks_get_no_reminders_but_still_escalate(app: App, clock:
     env = {"CRISISFLOW_HOME": str(app.workspace)}
     bad = runner.invoke(cli, ["ack", ref, "--unit", "ubnd-ho-xa"], env=env)
     assert bad.exit_code == 8 and "owns no running task" in bad.stderr
-    assert app.deadlines.ack(ref, "ubnd-cua-tung") == ["verify"]
+    assert app.clocks.ack(ref, "ubnd-cua-tung", actor=app.identify()) == ["verify"]
     clock.advance(minutes=61)
-    assert app.deadlines.tick() == []
+    assert app.clocks.tick() == []
     clock.advance(hours=1)
-    assert [n["notice"] for n in app.deadlines.tick()] == ["escalate:1"]
+    assert [n["notice"] for n in app.clocks.tick()] == ["escalate:1"]
 
 
 def test_list_overdue_and_due_within(app: App, clock: FakeClock) -> None:
     ref = at_verifying(app)
-    assert app.clocks_due(None) == []
-    assert [d["clock"] for d in app.clocks_due(timedelta(hours=3))] == ["verify"]
+    assert app.records.clocks_due(None) == []
+    assert [d["clock"] for d in app.records.clocks_due(timedelta(hours=3))] == ["verify"]
     clock.advance(hours=2, minutes=1)
-    assert [(d["clock"], d["overdue"]) for d in app.clocks_due(None)] == [("verify", True)]
+    assert [(d["clock"], d["overdue"]) for d in app.records.clocks_due(None)] == [("verify", True)]
     env = {"CRISISFLOW_HOME": str(app.workspace)}  # the command line runs on the wall clock
     runner = CliRunner()
     listed = runner.invoke(cli, ["list", "--due-within", "3000d"], env=env).stdout
@@ -208,10 +221,10 @@ def test_audit_verify_finds_a_changed_or_removed_event(app: App) -> None:
     result = runner.invoke(cli, ["audit", "verify", ref], env=env)
     assert result.exit_code == 13 and "BROKEN at event 2" in result.stdout
     other = at_verifying(app)
-    app.note(other, "Ghi chú sẽ bị xóa lén.")
+    app.incidents.note(other, "Ghi chú sẽ bị xóa lén.", actor=app.identify())
     with app.store.writing() as conn:
         incident = conn.execute(
             sa.select(models.incidents.c.id).where(models.incidents.c.ref == other)
         ).scalar()
         conn.execute(events.delete().where(events.c.incident_id == incident, events.c.seq == 4))
-    assert app.audit(other)[0]["broken_at"] == 4
+    assert app.records.audit(other)[0]["broken_at"] == 4

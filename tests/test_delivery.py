@@ -43,9 +43,11 @@ def outbox(app: App) -> list[Any]:
 
 def queue_some_mail(app: App) -> str:
     """An incident up to verification: 2 messages (coordinator, then the field unit)."""
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
-    app.advance(ref, "verify", given={"field_unit": "ubnd-cua-tung"})
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
+    app.incidents.advance(
+        ref, "verify", given={"field_unit": "ubnd-cua-tung"}, actor=app.identify()
+    )
     return ref
 
 
@@ -55,7 +57,7 @@ def test_every_queued_message_is_delivered_with_its_headers(
     recorder = Recorder()
     with smtp_server(recorder) as port:
         app = app_on(workspace, clock, port)
-        ref = app.open("media-crisis", TITLE).ref
+        ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
         walk(app, ref, MEDIA_CRISIS_PATH)
         report = app.delivery.dispatch()
     rows = outbox(app)
@@ -125,11 +127,11 @@ def test_550_for_one_recipient_is_dead_shown_and_can_be_retried(
         ref = queue_some_mail(app)
         report = app.delivery.dispatch()
     assert report.sent == 1 and [d["to"] for d in report.dead] == ["cuatung@vinhlinh.example"]
-    data = app.show(ref)
+    data = app.records.show(ref)
     assert data["undeliverable"] == 1
     dead = data["events"][-1]
     assert dead["kind"] == "message_dead" and "550 5.1.1 No such user" in dead["note"]
-    assert app.list_incidents()[0]["undeliverable"] == 1
+    assert app.records.list_incidents()[0]["undeliverable"] == 1
     runner = CliRunner()
     env = {"CRISISFLOW_HOME": str(workspace)}
     listed = runner.invoke(cli, ["outbox", "--status", "dead"], env=env)
@@ -208,7 +210,7 @@ def test_a_message_failing_every_time_ends_dead_after_max_attempts(
             app.delivery.dispatch()
             clock.advance(hours=2)
     assert {(r.status, r.attempts) for r in outbox(app)} == {("dead", 3)}
-    assert app.show(ref)["undeliverable"] == 2
+    assert app.records.show(ref)["undeliverable"] == 2
     app.close()
 
 
@@ -218,7 +220,7 @@ def test_cli_dispatch_reports_undeliverable_mail_with_its_exit_code(
     recorder = Recorder(refuse={"vanphong@vinhlinh.example": "550 5.7.1 Rejected"})
     with smtp_server(recorder) as port:
         app = app_on(workspace, clock, port)
-        app.open("media-crisis", TITLE)
+        app.incidents.open("media-crisis", TITLE, actor=app.identify())
         env = {"CRISISFLOW_HOME": str(workspace), "CRISISFLOW_SMTP_PORT": str(port)}
         result = CliRunner().invoke(cli, ["dispatch"], env=env)
     assert result.exit_code == 12
@@ -325,7 +327,7 @@ def test_a_slow_relay_never_gets_a_message_twice_from_one_dispatcher(workspace: 
         app = app_on(workspace, FakeClock(), port)
         queue_some_mail(app)
         for n in range(1, 5):
-            app.open("media-crisis", f"{TITLE} {n}")
+            app.incidents.open("media-crisis", f"{TITLE} {n}", actor=app.identify())
         app.close()
         real = App(
             load_settings(

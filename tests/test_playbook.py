@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crisisflow import catalogue, playbook_data
 from crisisflow import playbook as pb
 from crisisflow.config import shipped
 from crisisflow.errors import PlaybookError
@@ -34,7 +35,7 @@ def test_corpus_is_large_enough() -> None:
 def test_broken_playbook_gives_its_error_at_its_line(path: Path) -> None:
     line, message = expectation(path)
     with pytest.raises(PlaybookError) as caught:
-        pb.load_file(path, RENDERER.exists)
+        catalogue.load_file(path, RENDERER.exists)
     found = [(p.line, p.message) for p in caught.value.problems]
     assert any(message in text for _line, text in found), found
     assert any(message in text and at == line for at, text in found), found
@@ -43,15 +44,15 @@ def test_broken_playbook_gives_its_error_at_its_line(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_playbook_passes_lint(path: Path) -> None:
-    loaded = pb.load_file(path, RENDERER.exists)
+    loaded = catalogue.load_file(path, RENDERER.exists)
     assert loaded.id == path.stem
     assert all(s.title.get("vi") and s.title.get("en") for s in loaded.states.values())
     assert all(t.title.get("vi") and t.title.get("en") for t in loaded.transitions)
 
 
 def test_pinned_form_rebuilds_the_same_playbook() -> None:
-    loaded = pb.load_file(shipped("playbooks") / "media-crisis.yaml")
-    again = pb.from_pinned(pb.to_json(loaded), loaded.source, loaded.filename)
+    loaded = catalogue.load_file(shipped("playbooks") / "media-crisis.yaml")
+    again = catalogue.from_pinned(catalogue.to_json(loaded), loaded.source, loaded.filename)
     assert again.states.keys() == loaded.states.keys()
     assert [t.trigger for t in again.transitions] == [t.trigger for t in loaded.transitions]
     assert again.source_hash == loaded.source_hash
@@ -72,7 +73,7 @@ def test_problems_are_all_reported_at_once(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(PlaybookError) as caught:
-        pb.load_file(path)
+        catalogue.load_file(path)
     messages = " | ".join(p.message for p in caught.value.problems)
     assert "unknown dest state" in messages and "initial state 'start'" in messages
 
@@ -80,7 +81,7 @@ def test_problems_are_all_reported_at_once(tmp_path: Path) -> None:
 @given(st.text(max_size=200))
 def test_any_text_loads_or_fails_cleanly(text: str) -> None:
     try:
-        pb.parse_text(text, "fuzz.yaml")
+        catalogue.parse_text(text, "fuzz.yaml")
     except PlaybookError as exc:
         assert exc.problems and all(p.file == "fuzz.yaml" and p.line >= 1 for p in exc.problems)
 
@@ -133,5 +134,5 @@ YAML_ATOMS = st.recursive(
     )
 )
 def test_any_structure_builds_or_reports_problems(data: dict[str, object]) -> None:
-    playbook, problems = pb.build(data, "", "fuzz.yaml")
+    playbook, problems = playbook_data.build(data, "", "fuzz.yaml")
     assert (playbook is None) == bool(problems)

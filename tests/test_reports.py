@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from click.testing import CliRunner
 
-from crisisflow import reports
 from crisisflow.app import App
 from crisisflow.cli import cli
 
@@ -20,36 +19,50 @@ PUBLISH = [
 
 
 def publish_holding(app: App, ref: str, channel: str) -> None:
-    app.statements.submit(ref, "holding_statement")
-    app.statements.approve(ref, "holding_statement", actor="chu-tich")
-    app.statements.publish(ref, "holding_statement", channel, actor="chu-tich")
+    app.statements.submit(ref, "holding_statement", actor=app.identify())
+    app.statements.approve(ref, "holding_statement", actor=app.identify("chu-tich"))
+    app.statements.publish(ref, "holding_statement", channel, actor=app.identify("chu-tich"))
 
 
 def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
     clock.now = datetime(2025, 12, 10, 2, 0, tzinfo=UTC)  # before the 2026 window opens
-    walk(app, app.open("media-crisis", "Vụ việc năm trước").ref, TO_APPROVAL + PUBLISH)
+    walk(
+        app,
+        app.incidents.open("media-crisis", "Vụ việc năm trước", actor=app.identify()).ref,
+        TO_APPROVAL + PUBLISH,
+    )
 
     clock.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    on_time = app.open("media-crisis", "Đúng hạn").ref  # published within 24 h
+    on_time = app.incidents.open(
+        "media-crisis", "Đúng hạn", actor=app.identify()
+    ).ref  # published within 24 h
     walk(app, on_time, TO_APPROVAL + PUBLISH)
     publish_holding(app, on_time, "press_conference")
-    app.advance(on_time, "monitor")
-    app.advance(on_time, "request_correction", note="Báo X đưa sai số liệu.")
-    app.statements.submit(on_time, "correction_request")
-    app.statements.approve(on_time, "correction_request", actor="chu-tich")
-    app.statements.publish(on_time, "correction_request", "written_reply", actor="chu-tich")
+    app.incidents.advance(on_time, "monitor", actor=app.identify())
+    app.incidents.advance(
+        on_time, "request_correction", note="Báo X đưa sai số liệu.", actor=app.identify()
+    )
+    app.statements.submit(on_time, "correction_request", actor=app.identify())
+    app.statements.approve(on_time, "correction_request", actor=app.identify("chu-tich"))
+    app.statements.publish(
+        on_time, "correction_request", "written_reply", actor=app.identify("chu-tich")
+    )
 
-    late = app.open("media-crisis", "Trễ hạn").ref  # published after 30 hours
+    late = app.incidents.open(
+        "media-crisis", "Trễ hạn", actor=app.identify()
+    ).ref  # published after 30 hours
     walk(app, late, TO_APPROVAL[:5])
     publish_holding(app, late, "briefing")
     clock.advance(hours=30)
     walk(app, late, TO_APPROVAL[5:] + PUBLISH)
 
-    dismissed = app.open("media-crisis", "Không cần xử lý").ref
-    app.advance(dismissed, "triage")
-    app.advance(dismissed, "dismiss", note="Tin cũ, đã được giải thích.")
+    dismissed = app.incidents.open("media-crisis", "Không cần xử lý", actor=app.identify()).ref
+    app.incidents.advance(dismissed, "triage", actor=app.identify())
+    app.incidents.advance(
+        dismissed, "dismiss", note="Tin cũ, đã được giải thích.", actor=app.identify()
+    )
 
-    counts = reports.yearly_counts(app, 2026)["counts"]
+    counts = app.reports.yearly_counts(2026)["counts"]
     assert counts == {
         "incidents": 3,
         "incidents_with_statement": 2,
@@ -62,19 +75,21 @@ def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
         "untrue_items": 1,
         "correction_requests": 1,
     }
-    assert reports.yearly_counts(app, 2025)["counts"]["incidents"] == 1
-    text = reports.yearly(app, 2026, "md")
+    assert app.reports.yearly_counts(2025)["counts"]["incidents"] == 1
+    text = app.reports.yearly(2026, "md")
     assert "BÁO CÁO" in text and "2026" in text
 
 
 def test_after_action_review_in_markdown_and_html(app: App, workspace: object) -> None:
-    ref = app.open("media-crisis", "Tiêu đề <script>alert(1)</script>").ref
+    ref = app.incidents.open(
+        "media-crisis", "Tiêu đề <script>alert(1)</script>", actor=app.identify()
+    ).ref
     walk(app, ref, MEDIA_CRISIS_PATH)
-    md = reports.after_action(app, ref, "md")
+    md = app.reports.after_action(ref, "md")
     for section in ("## Timeline", "## Clocks", "## Statements", "## E-mail", "## Who did what"):
         assert section in md
     assert "initial_info.received" in md and "| met |" in md and "chu-tich" in md
-    page = reports.after_action(app, ref, "html")
+    page = app.reports.after_action(ref, "html")
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     env = {"CRISISFLOW_HOME": str(app.workspace)}
     result = CliRunner().invoke(cli, ["report", ref, "--format", "json"], env=env)

@@ -33,19 +33,21 @@ def snapshot(app: App) -> dict[str, Any]:
 
 @pytest.fixture
 def ref(app: App) -> str:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     walk(app, ref, UP_TO_APPROVAL)
     return ref
 
 
 def test_approval_binds_to_the_text_and_an_edit_voids_it(app: App, ref: str) -> None:
-    approved = app.statements.approve(ref, "initial_info", actor="chu-tich")
+    approved = app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
     text = app.statements.show(ref, "initial_info")["text"]
-    edited = app.statements.edit(ref, "initial_info", text + "Thêm một câu.\n")
+    edited = app.statements.edit(
+        ref, "initial_info", text + "Thêm một câu.\n", actor=app.identify()
+    )
     assert edited["voided_approval"] and edited["sha256"] != approved["sha256"]
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="not approved"):
-        app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+        app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
     assert snapshot(app) == before
     assert app.statements.show(ref, "initial_info")["status"] == "draft"
 
@@ -54,41 +56,56 @@ def test_only_an_approver_may_approve(app: App, ref: str) -> None:
     before = snapshot(app)
     for person in ("truc-ban", "pho-chu-tich", None):
         with pytest.raises(TransitionRefused, match="only an approver"):
-            app.statements.approve(ref, "initial_info", actor=person)
+            app.statements.approve(ref, "initial_info", actor=app.identify(person))
     assert snapshot(app) == before
 
 
 def test_authorised_vice_chairman_may_approve_until_it_expires(
     app: App, ref: str, clock: FakeClock
 ) -> None:
-    granted = app.statements.authorise(ref, "pho-chu-tich", "26/11/2026 12:00", actor="chu-tich")
+    granted = app.statements.authorise(
+        ref, "pho-chu-tich", "26/11/2026 12:00", actor=app.identify("chu-tich")
+    )
     assert granted["person"] == "pho-chu-tich"
     document = app.statements.show(ref, "authorisation")
     assert "Trần Thị Bình" in document["text"]
     clock.advance(hours=4)  # 12:00 local is 05:00 UTC; the clock is now 05:00 UTC: expired
     with pytest.raises(TransitionRefused, match="only an approver"):
-        app.statements.approve(ref, "initial_info", actor="pho-chu-tich")
+        app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))
     clock.advance(hours=-1)
-    assert app.statements.approve(ref, "initial_info", actor="pho-chu-tich")["action"] == (
-        "approved"
+    assert app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))[
+        "action"
+    ] == ("approved")
+    assert (
+        app.incidents.advance(ref, "approve", actor=app.identify("pho-chu-tich")).to_state
+        == "approved"
     )
-    assert app.advance(ref, "approve", actor="pho-chu-tich").to_state == "approved"
 
 
 def test_an_authorised_person_cannot_pass_it_on(app: App, ref: str) -> None:
-    app.statements.authorise(ref, "pho-chu-tich", "27/11/2026 17:00", actor="chu-tich")
+    app.statements.authorise(
+        ref, "pho-chu-tich", "27/11/2026 17:00", actor=app.identify("chu-tich")
+    )
     with pytest.raises(TransitionRefused, match="may not pass it on"):
-        app.statements.authorise(ref, "chanh-van-phong", "27/11/2026 17:00", actor="pho-chu-tich")
+        app.statements.authorise(
+            ref, "chanh-van-phong", "27/11/2026 17:00", actor=app.identify("pho-chu-tich")
+        )
     with pytest.raises(InvalidInput, match="future"):
-        app.statements.authorise(ref, "pho-chu-tich", "01/01/2026 00:00", actor="chu-tich")
+        app.statements.authorise(
+            ref, "pho-chu-tich", "01/01/2026 00:00", actor=app.identify("chu-tich")
+        )
     with pytest.raises(NotFoundError):
-        app.statements.authorise(ref, "ghost", "27/11/2026 17:00", actor="chu-tich")
+        app.statements.authorise(ref, "ghost", "27/11/2026 17:00", actor=app.identify("chu-tich"))
 
 
 def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None:
-    approved = app.statements.approve(ref, "initial_info", actor="chu-tich")
+    approved = app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
     published = app.statements.publish(
-        ref, "initial_info", "portal", "https://vinhlinh.example/tin/1", actor="chu-tich"
+        ref,
+        "initial_info",
+        "portal",
+        "https://vinhlinh.example/tin/1",
+        actor=app.identify("chu-tich"),
     )
     assert published["sha256"] == approved["sha256"]
     shown = app.statements.show(ref, "initial_info")
@@ -102,62 +119,80 @@ def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None
         )
     assert len(press) == 2
     with pytest.raises(TransitionRefused, match=r"not approved|already"):
-        app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+        app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
 
 
 def test_the_playbook_publish_step_is_guarded_the_same_way(app: App, ref: str) -> None:
-    app.advance(ref, "approve", actor="chu-tich")
+    app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
     text = app.statements.show(ref, "initial_info")["text"]
-    app.statements.edit(ref, "initial_info", text.replace("UBND", "Ủy ban nhân dân", 1))
+    app.statements.edit(
+        ref, "initial_info", text.replace("UBND", "Ủy ban nhân dân", 1), actor=app.identify()
+    )
     with pytest.raises(TransitionRefused, match="not approved"):
-        app.advance(ref, "publish", given={"publish_channel": "portal"}, actor="chu-tich")
-    app.statements.submit(ref, "initial_info")
-    app.statements.approve(ref, "initial_info", actor="chu-tich")
-    out = app.advance(ref, "publish", given={"publish_channel": "portal"}, actor="chu-tich")
+        app.incidents.advance(
+            ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+        )
+    app.statements.submit(ref, "initial_info", actor=app.identify())
+    app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    out = app.incidents.advance(
+        ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+    )
     assert out.statement_steps[0]["action"] == "published"
 
 
 def test_reject_needs_a_reason_and_an_approver(app: App, ref: str) -> None:
     with pytest.raises(InvalidInput, match="--reason"):
-        app.statements.reject(ref, "initial_info", "  ", actor="chu-tich")
-    result = app.statements.reject(ref, "initial_info", "Thiếu số liệu.", actor="chu-tich")
+        app.statements.reject(ref, "initial_info", "  ", actor=app.identify("chu-tich"))
+    result = app.statements.reject(
+        ref, "initial_info", "Thiếu số liệu.", actor=app.identify("chu-tich")
+    )
     assert result["action"] == "rejected"
     assert app.statements.show(ref, "initial_info")["status"] == "rejected"
 
 
 def test_correction_goes_through_approval_on_the_same_channel(app: App, ref: str) -> None:
     with pytest.raises(TransitionRefused, match="never published"):
-        app.statements.correct(ref, "initial_info", "Sửa số liệu.")
-    app.statements.approve(ref, "initial_info", actor="chu-tich")
-    app.statements.publish(ref, "initial_info", "portal", actor="chu-tich")
+        app.statements.correct(ref, "initial_info", "Sửa số liệu.", actor=app.identify())
+    app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
     started = app.statements.correct(
-        ref, "initial_info", "Số hộ bị ảnh hưởng là 12, không phải 21."
+        ref, "initial_info", "Số hộ bị ảnh hưởng là 12, không phải 21.", actor=app.identify()
     )
     assert started == {**started, "correction": "initial_info_correction", "channel": "portal"}
     correction = app.statements.show(ref, "initial_info_correction")
     assert correction["corrects"] == "initial_info" and "12, không phải 21" in correction["text"]
     with pytest.raises(TransitionRefused, match="not approved"):
-        app.statements.publish(ref, "initial_info_correction", "portal", actor="chu-tich")
-    app.statements.approve(ref, "initial_info_correction", actor="chu-tich")
+        app.statements.publish(
+            ref, "initial_info_correction", "portal", actor=app.identify("chu-tich")
+        )
+    app.statements.approve(ref, "initial_info_correction", actor=app.identify("chu-tich"))
     with pytest.raises(TransitionRefused, match="channel of what it corrects: portal"):
-        app.statements.publish(ref, "initial_info_correction", "social_page", actor="chu-tich")
-    published = app.statements.publish(ref, "initial_info_correction", "portal", actor="chu-tich")
+        app.statements.publish(
+            ref, "initial_info_correction", "social_page", actor=app.identify("chu-tich")
+        )
+    published = app.statements.publish(
+        ref, "initial_info_correction", "portal", actor=app.identify("chu-tich")
+    )
     assert len(published["press"]) == 2  # a correction of a press statement goes to the press
 
 
 def test_text_is_kept_in_nfc_so_hashes_are_stable(app: App, ref: str) -> None:
     nfd = unicodedata.normalize("NFD", "Thông tin đã được kiểm chứng.\n")
-    saved = app.statements.edit(ref, "initial_info", nfd)
+    saved = app.statements.edit(ref, "initial_info", nfd, actor=app.identify())
     shown = app.statements.show(ref, "initial_info")
     assert unicodedata.is_normalized("NFC", shown["text"])
     assert saved["sha256"] == sha256(unicodedata.normalize("NFC", nfd))
     with pytest.raises(InvalidInput, match="unchanged"):
-        app.statements.edit(ref, "initial_info", unicodedata.normalize("NFC", nfd))
+        app.statements.edit(
+            ref, "initial_info", unicodedata.normalize("NFC", nfd), actor=app.identify()
+        )
 
 
 def test_versions_and_diff(app: App, ref: str) -> None:
     text = app.statements.show(ref, "initial_info")["text"]
-    app.statements.edit(ref, "initial_info", text.replace("Hiện nay,", "Đến nay,"))
+    app.statements.edit(
+        ref, "initial_info", text.replace("Hiện nay,", "Đến nay,"), actor=app.identify()
+    )
     diff = app.statements.diff(ref, "initial_info")
     assert "-Hiện nay," in diff and "+Đến nay," in diff
     assert app.statements.show(ref, "initial_info", 1)["text"] == text
@@ -180,8 +215,8 @@ def test_versions_and_diff(app: App, ref: str) -> None:
 def test_templates_written_by_staff_cannot_escape_the_sandbox(
     app: App, workspace: Path, body: str, message: str
 ) -> None:
-    ref = app.open("media-crisis", TITLE).ref
-    app.advance(ref, "triage")
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
     target = workspace / "templates/mail/task-verify.vi.txt"
     target.write_text(
         "{% block subject %}Nhiệm vụ{% endblock %}\n{% block body %}\n"
@@ -191,7 +226,9 @@ def test_templates_written_by_staff_cannot_escape_the_sandbox(
     )
     before = snapshot(app)
     with pytest.raises(TemplateError, match=message) as caught:
-        app.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"})
+        app.incidents.advance(
+            ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify()
+        )
     assert "task-verify.vi.txt" in str(caught.value)
     assert snapshot(app) == before
 
@@ -259,7 +296,7 @@ def test_statement_commands(app: App, ref: str, workspace: Path, tmp_path: Path)
 
 
 def test_template_list_and_render(app: App, workspace: Path) -> None:
-    ref = app.open("media-crisis", TITLE).ref
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     listed = cli_run(workspace, "template", "list").stdout
     assert "statements/initial-info" in listed and "shipped" in listed
     (workspace / "templates/mail/new-incident.en.txt").write_text(

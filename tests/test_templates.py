@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+import crisisflow.store
 from crisisflow.app import App
 from crisisflow.config import shipped
+from crisisflow.drafting import view_of
 from crisisflow.render import Renderer
 
 from .conftest import MEDIA_CRISIS_PATH, walk
@@ -29,10 +31,13 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     mp.setenv("CRISISFLOW_DATABASE_URL", f"sqlite:///{folder / 'db.sqlite'}")
     workspace = init(folder / "ws").workspace
     app = App(load_settings(workspace), clock=FakeClock())
-    ref = app.open("media-crisis", "Mạng xã hội lan truyền tin sạt lở bờ kè").ref
+    ref = app.incidents.open(
+        "media-crisis", "Mạng xã hội lan truyền tin sạt lở bờ kè", actor=app.identify()
+    ).ref
     walk(app, ref, MEDIA_CRISIS_PATH)
     with app.store.reading() as conn:
-        incident = app.view(conn, app.incident_row(conn, ref))
+        row = crisisflow.store.incident_by_ref(conn, ref)
+        incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
     now = app.clock()
     context = app.drafter.context(
         incident, actor="chu-tich", note="Ghi chú.", trigger="verify", now=now

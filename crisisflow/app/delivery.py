@@ -8,14 +8,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import store
-from .errors import NotFoundError
-from .i18n import _
+from .. import store
+from ..errors import NotFoundError, UndeliverableMail
+from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
-    from .app import App
-    from .dispatch import Dispatcher, Report
-    from .mailbox import Sink, Stored
+    from ..dispatch import Dispatcher, Report
+    from ..mailbox import Sink, Stored
+    from . import App
 
 
 def _iso(value: Any) -> str | None:
@@ -27,8 +27,8 @@ class Delivery:
         self.app = app
 
     def dispatcher(self) -> Dispatcher:
-        from .dispatch import Dispatcher, Policy
-        from .smtp import SmtpConfig
+        from ..dispatch import Dispatcher, Policy
+        from ..smtp import SmtpConfig
 
         s = self.app.settings
         smtp = SmtpConfig(
@@ -52,7 +52,8 @@ class Delivery:
         return Dispatcher(s.database_url, smtp, policy, self.app.clock)
 
     def dispatch(self) -> Report:
-        """Send what is due once, then return (safe under cron)."""
+        """Send what is due once, then return (safe under cron). Raises UndeliverableMail,
+        carrying the report, when a message went dead."""
         import asyncio
 
         async def once() -> Report:
@@ -62,7 +63,17 @@ class Delivery:
             finally:
                 await dispatcher.close()
 
-        return asyncio.run(once())
+        report = asyncio.run(once())
+        if report.dead:
+            raise UndeliverableMail(
+                ngettext(
+                    "{n} message could not be delivered; see `crisisflow outbox --status dead`",
+                    "{n} messages could not be delivered; see `crisisflow outbox --status dead`",
+                    len(report.dead),
+                ).format(n=len(report.dead)),
+                report,
+            )
+        return report
 
     def run_worker(self, on_report: Callable[[Report], None] | None = None) -> Report:
         """Deliver continuously until SIGINT or SIGTERM, then finish cleanly."""
@@ -80,7 +91,7 @@ class Delivery:
                     stop,
                     self.app.settings["worker_interval"],
                     on_report,
-                    lambda: len(self.app.deadlines.tick()),
+                    lambda: len(self.app.clocks.tick()),
                 )
             finally:
                 await dispatcher.close()
@@ -132,16 +143,17 @@ class Delivery:
         return self.app.workspace / "mailbox"
 
     def sink(self, port: int | None = None) -> Sink:
-        from .mailbox import Sink
+        from ..mailbox import Sink
 
-        return Sink(self.mailbox_folder, port=port or self.app.settings["mailbox_port"])
+        chosen = self.app.settings["mailbox_port"] if port is None else port  # 0: any free port
+        return Sink(self.mailbox_folder, port=chosen)
 
     def received(self) -> list[Stored]:
-        from .mailbox import messages
+        from ..mailbox import messages
 
         return messages(self.mailbox_folder)
 
     def received_message(self, key: str) -> EmailMessage:
-        from .mailbox import message
+        from ..mailbox import message
 
         return message(self.mailbox_folder, key)

@@ -1,0 +1,207 @@
+"""The use cases, one module per concept, over one application object.
+
+``App`` owns the workspace's parts (settings, directory, templates, rule pack, playbook
+catalogue, database) and hands them, explicitly, to the use cases: ``app.incidents`` (open,
+advance, note), ``app.records`` (show, list, clocks, audit), ``app.statements``,
+``app.clocks`` (tick, ack), ``app.delivery``, ``app.templates``, ``app.reports``. The CLI and
+the web front end call these and nothing below them; nothing below imports this package.
+
+Each change is one database transaction: the state, its hash-chained audit event, the drafts
+and the composed e-mails commit together or not at all. Every use case that changes something
+takes an ``Actor``; the parts it needs are loaded before its write transaction opens.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from .. import actor as actors
+from ..actor import Actor
+from ..config import Settings, shipped
+
+if TYPE_CHECKING:
+    from ..catalogue import Catalogue
+    from ..deadlines import Clocks
+    from ..directory import Directory
+    from ..drafting import Drafter
+    from ..render import Renderer
+    from ..rules import Pack
+    from ..store import Store
+    from .clocks import ClockCases
+    from .delivery import Delivery
+    from .incidents import IncidentCases
+    from .records import Records
+    from .reports import Reports
+    from .statements import StatementCases
+    from .templates import Templates
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class App:
+    """Everything crisisflow does, on one workspace; parts are built on first use, so a
+    command pays only for what it touches."""
+
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.workspace = settings.workspace
+        self.clock = clock
+        self.tz = ZoneInfo(settings["time_zone"])
+
+    def identify(self, person: str | None = None) -> Actor:
+        """The actor of a command-line call: ``--as PERSON``, else the ``actor`` setting,
+        else the login name (prefixed ``user:``, holding no roles)."""
+        if person:
+            self.directory.person(person)  # refuses an unknown person
+            return Actor(person, actors.CLI_AS)
+        if self.settings["actor"]:
+            self.directory.person(self.settings["actor"])
+            return Actor(str(self.settings["actor"]), actors.CLI_SETTING)
+        return Actor("user:" + getpass.getuser(), actors.OS_LOGIN)
+
+    def local(self, value: datetime | str | None) -> str:
+        """A stored UTC time as the workspace reads it: '26/11/2026 14:30'."""
+        if value is None:
+            return "-"
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.astimezone(self.tz).strftime("%d/%m/%Y %H:%M")
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+    # --- parts -------------------------------------------------------------------------------
+
+    @cached_property
+    def store(self) -> Store:
+        from ..store import Store
+
+        database = Store(self.settings.database_url)
+        database.check_schema()
+        return database
+
+    @cached_property
+    def directory(self) -> Directory:
+        from .. import directory
+
+        return directory.load(self.workspace / "directory.yaml")
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        from ..render import Renderer
+
+        folders = [self.workspace / "templates", shipped("templates")]
+        return Renderer(folders, self.settings["time_zone"])
+
+    @cached_property
+    def drafter(self) -> Drafter:
+        from ..drafting import Drafter
+
+        return Drafter(
+            self.directory,
+            self.renderer,
+            language=self.settings["language"],
+            mail_from=self.settings["mail_from"],
+            reply_to=self.settings["reply_to"],
+            directory_file=self.workspace / "directory.yaml",
+        )
+
+    @cached_property
+    def rule_pack(self) -> Pack:
+        """The workspace's rule packs (rules/*.yaml), else the shipped ones."""
+        from ..rules import load_packs
+
+        folder = self.workspace / "rules"
+        return load_packs(sorted(folder.glob("*.yaml")) or sorted(shipped("rules").glob("*.yaml")))
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        from ..catalogue import Catalogue
+
+        clocks = {r.clock for r in self.rule_pack.rules.values()}
+        folders = (shipped("playbooks"), self.workspace / "playbooks")
+        return Catalogue(folders, self.renderer.exists, clocks.__contains__)
+
+    @cached_property
+    def clock_keeper(self) -> Clocks:
+        from ..deadlines import Clocks, NoticePolicy
+
+        s = self.settings
+        policy = NoticePolicy.parse(s["reminders"], s["escalation_interval_hours"])
+        return Clocks(self.rule_pack, policy, self.tz, s["language"], self.local)
+
+    # --- use cases ---------------------------------------------------------------------------
+
+    @cached_property
+    def incidents(self) -> IncidentCases:
+        from .incidents import IncidentCases
+
+        return IncidentCases(self)
+
+    @cached_property
+    def records(self) -> Records:
+        from .records import Records
+
+        return Records(self)
+
+    @cached_property
+    def statements(self) -> StatementCases:
+        from .statements import StatementCases
+
+        return StatementCases(self)
+
+    @cached_property
+    def clocks(self) -> ClockCases:
+        from .clocks import ClockCases
+
+        return ClockCases(self)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        from .delivery import Delivery
+
+        return Delivery(self)
+
+    @cached_property
+    def templates(self) -> Templates:
+        from .templates import Templates
+
+        return Templates(self)
+
+    @cached_property
+    def reports(self) -> Reports:
+        from .reports import Reports
+
+        return Reports(self)
+
+    def upgrade_database(self) -> tuple[str, str | None, str]:
+        """Migrate the database to the current schema: (url shown, before, after)."""
+        from .. import store
+
+        database = store.Store(self.settings.database_url)
+        try:
+            before, after = database.upgrade()
+        finally:
+            database.dispose()
+        return store.safe_url(self.settings.database_url), before, after
+
+    def database_status(self) -> tuple[str, str | None, bool]:
+        """(url shown, schema revision, whether it is current)."""
+        from .. import store
+
+        database = store.Store(self.settings.database_url)
+        try:
+            revision = database.schema_revision()
+        finally:
+            database.dispose()
+        return store.safe_url(self.settings.database_url), revision, revision == store.SCHEMA_HEAD

@@ -1,0 +1,85 @@
+"""The clock use cases: the worker's tick (reminders and escalations, each once) and a unit's
+acknowledgement of its tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import history, store
+from ..actor import Actor
+from ..deadlines import RUNNING
+from ..drafting import IncidentView, view_of
+from ..errors import ConflictError, InvalidInput, NotFoundError
+from ..i18n import _
+from .lookup import incident_row
+
+if TYPE_CHECKING:
+    from . import App
+
+
+class ClockCases:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def _incident(self, conn: Any, incident_id: int) -> IncidentView:
+        row = store.incident_by_id(conn, incident_id)
+        return view_of(row, self.app.catalogue.pinned(conn, row.playbook_hash))
+
+    def tick(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Send every reminder and escalation that is due, once; safe to run any number of
+        times and from several workers at once."""
+        app = self.app
+        keeper, drafter = app.clock_keeper, app.drafter  # loaded before any transaction
+        now = app.clock()
+        with app.store.reading() as conn:
+            due_ids = store.deadlines_due(conn, now, limit)
+        sent: list[dict[str, Any]] = []
+        for deadline_id in due_ids:
+            try:
+                with app.store.writing() as conn:
+                    sent += keeper.notify(conn, deadline_id, now, self._incident, drafter)
+            except ConflictError:
+                continue  # another worker sent these first
+        return sent
+
+    def ack(self, ref: str, unit: str, *, actor: Actor) -> list[str]:
+        """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get
+        no more reminders (escalation, if one runs out, still happens)."""
+        app = self.app
+        directory, drafter = app.directory, app.drafter
+        if unit not in directory.units and unit not in directory.people:
+            raise NotFoundError(
+                _("unknown unit {unit!r}; known: {known}").format(
+                    unit=unit, known=", ".join(sorted(directory.units))
+                )
+            )
+        now = app.clock()
+        with app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
+            owned = [
+                d
+                for d in store.deadlines_of(conn, row.id)
+                if d.status == RUNNING
+                and d.acknowledged_at is None
+                and d.owner
+                and unit in {r.id for r in drafter.recipients(d.owner, incident)}
+            ]
+        if not owned:
+            raise InvalidInput(
+                _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
+                    ref=row.ref, unit=unit
+                )
+            )
+        event = history.next_event(
+            row,
+            at=now,
+            actor=actor.person,
+            kind="acknowledged",
+            note=_("{unit} acknowledged").format(unit=unit),
+            data={"unit": unit, "clocks": [d.clock for d in owned], "via": actor.via},
+        )
+        with app.store.writing() as conn:
+            history.commit_event(conn, row, event)
+            app.clock_keeper.acknowledge(conn, owned, unit, now)
+        return [d.clock for d in owned]

@@ -1,0 +1,189 @@
+"""What a playbook step does besides moving the state: the statements it drafts, the
+statement actions it takes, the e-mails it queues. Read what the step's guards and actions
+need once, before the step; render before the write; write inside the step's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import authority, outbox, store
+from .. import statements as stmts
+from ..actor import Actor
+from ..drafting import IncidentView, Rendered
+from ..errors import TransitionRefused
+from ..i18n import _
+from ..machine import Draft, IncidentModel, StatementStep
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..drafting import Drafter
+    from ..playbook import Playbook, Transition
+    from . import App
+    from .incidents import Outcome
+
+STATEMENT_GUARDS = ("has_statement", "statement_approved")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What was read for one step: the actor's roles, the statements its guards and actions
+    name (with their current versions and actions), and every kind the incident has."""
+
+    roles: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    statements: dict[str, stmts.Statement] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> frozenset[str]:
+        return frozenset(k for k, s in self.statements.items() if s.approved)
+
+
+def statement_steps(effects: list[Any]) -> dict[str, Any]:
+    """What the audit event records of a step's statement actions."""
+    steps = [{"kind": e.kind, "action": e.action} for e in effects if isinstance(e, StatementStep)]
+    return {"statements": steps} if steps else {}
+
+
+def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
+    """The statements a transition's guards and actions (and its destination's) act on."""
+    steps = (*transition.guards, *transition.actions)
+    if transition.dest in playbook.states:
+        steps += playbook.states[transition.dest].on_enter
+    return {s.arg for s in steps if s.kind == "statement_approved" or s.kind.endswith("_statement")}
+
+
+class Writer:
+    def __init__(self, app: App, playbook: Playbook | None, actor: Actor) -> None:
+        self.app = app
+        self.actor = actor
+        self.drafter = app.drafter  # loaded here, before any write transaction opens
+        self.playbook = playbook
+
+    def read_for(
+        self, conn: Any, row: Any, playbook: Playbook, transition: Transition | None
+    ) -> Known:
+        """Read, once, what the step's guards and statement actions need."""
+        self.playbook = playbook
+        if transition is None:
+            return Known()
+        statements: dict[str, stmts.Statement] = {}
+        for kind in sorted(_named_statements(playbook, transition)):
+            found = stmts.assemble(*store.statement_current(conn, row.id, kind)).get(kind)
+            if found is not None:
+                statements[kind] = found
+        kinds = frozenset(statements)
+        if any(g.kind == "has_statement" for g in transition.guards):
+            kinds = store.statement_kinds(conn, row.id)
+        authorised = False
+        if statements or any(g.kind == "actor_is" for g in transition.guards):
+            authorised = authority.holds_authorisation(
+                store.authorisations_of(conn, row.id), self.actor.person, self.app.clock()
+            )
+        roles = authority.roles_of(
+            self.actor.person,
+            playbook,
+            row.facts,
+            self.app.directory.roles_of(self.actor.person),
+            authorised,
+        )
+        return Known(roles, kinds, statements)
+
+    def render(self, incident: IncidentView, model: IncidentModel, trigger: str | None) -> Rendered:
+        return self.drafter.render(
+            incident,
+            model.effects,
+            actor=self.actor.person,
+            note=model.note,
+            trigger=trigger,
+            now=model.now,
+        )
+
+    def write(
+        self,
+        conn: Any,
+        incident: IncidentView,
+        incident_id: int,
+        event: dict[str, Any],
+        event_id: int,
+        rendered: Rendered,
+        model: IncidentModel,
+        outcome: Outcome,
+        statements: dict[str, stmts.Statement],
+    ) -> None:
+        """Write a step's drafts, statement actions and outbox rows, in the transaction of its
+        event, in the order the step produced them (a rejection before the redraft)."""
+        drafts = iter(rendered.drafts)
+        for effect in model.effects:
+            if isinstance(effect, Draft):
+                draft = next(drafts)
+                if effect.kind in statements or store.statement_exists(
+                    conn, incident_id, draft["kind"]
+                ):
+                    continue  # drafted once; from then on staff edit the text they have
+                number = stmts.add_version(
+                    conn, incident_id, draft["kind"], draft, author=self.actor.person, now=model.now
+                )
+                outcome.drafted.append({**draft, "number": number})
+            elif isinstance(effect, StatementStep):
+                statement = statements.get(effect.kind)
+                if statement is None:
+                    raise TransitionRefused(
+                        _("{ref}: no {kind} statement to act on").format(
+                            ref=outcome.ref, kind=effect.kind
+                        )
+                    )
+                act = self._act(conn, incident, statement, effect, model)
+                outcome.statement_steps.append(act)
+        key = f"{outcome.ref}/{event['seq']}"
+        outbox.queue(conn, rendered.mails, incident_id, key, model.now, event_id)
+        outcome.queued.extend(
+            {
+                "to": m["recipient"],
+                "name": m["recipient_name"],
+                "subject": m["subject"],
+                "message_id": m["message_id"],
+            }
+            for m in rendered.mails
+        )
+
+    def _act(
+        self,
+        conn: Any,
+        incident: IncidentView,
+        statement: stmts.Statement,
+        step: StatementStep,
+        model: IncidentModel,
+    ) -> dict[str, Any]:
+        assert self.playbook is not None
+        policy = self.playbook.policy
+        act = stmts.Act(
+            step.action,
+            self.actor.person,
+            model.actor_roles,
+            model.now,
+            reason=model.note if step.action == "rejected" else None,
+            channel=model.facts.get(policy.channel_fact) if policy.channel_fact else None,
+            url=model.facts.get(policy.url_fact) if policy.url_fact else None,
+            strict=False,
+        )
+        return stmts.apply(
+            conn, statement, act, policy, press_mailer(conn, self.drafter, incident, model.now)
+        )
+
+
+def press_mailer(
+    conn: Any, drafter: Drafter, incident: IncidentView, now: datetime
+) -> stmts.PressMailer:
+    """Queue a published statement's text to the press list, in the caller's transaction."""
+
+    def send(statement: stmts.Statement) -> list[str]:
+        current = statement.current
+        mails = drafter.press_messages(incident, current.title, current.text, now)
+        key = f"{incident.ref}/press/{statement.kind}/v{current.number}"
+        outbox.queue(conn, mails, statement.incident_id, key, now)
+        return [m["recipient"] for m in mails]
+
+    return send

@@ -1,0 +1,35 @@
+"""Finding an incident by its reference, and what may be done next in a state: shared by the
+use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import history, store
+from ..errors import NotFoundError
+from ..i18n import _
+from ..playbook import Playbook
+
+
+def incident_row(conn: Any, ref: str) -> Any:
+    row = store.incident_by_ref(conn, ref.strip().upper())
+    if row is None:
+        raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
+    return row
+
+
+def next_steps(playbook: Playbook, state: str) -> list[dict[str, Any]]:
+    """The transitions out of ``state``, as `show --json` lists them under ``allowed``."""
+    result = []
+    for t in playbook.transitions_from(state):  # guards are checked when one is fired
+        guards = [{g.kind: (list(g.arg) if isinstance(g.arg, tuple) else g.arg)} for g in t.guards]
+        result.append(
+            {
+                "trigger": t.trigger,
+                "title": dict(t.title),
+                "dest": t.dest,
+                "requires": list(t.requires),
+                "guards": history.plain_json(guards),
+            }
+        )
+    return result

@@ -1,0 +1,177 @@
+"""Reading incidents: one incident as `show --json` gives it, the list, the clocks that run
+out, and the verification of every audit chain. Nothing here writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .. import audit, store
+from ..deadlines import Clocks
+from ..errors import AuditBroken
+from ..i18n import _
+from .lookup import incident_row, next_steps
+
+if TYPE_CHECKING:
+    from . import App
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Records:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """The stable JSON view of one incident (documented in the README)."""
+        with self.app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            playbook = self.app.catalogue.pinned(conn, row.playbook_hash)
+            events = store.events_of(conn, row.id)
+            statement_rows = store.statements_of(conn, row.id)
+            messages = store.messages_of(conn, row.id)
+            clocks = store.deadlines_of(conn, row.id)
+        state = playbook.states[row.state]
+        return {
+            "ref": row.ref,
+            "title": row.title,
+            "playbook": {
+                "id": playbook.id,
+                "version": playbook.version,
+                "hash": playbook.source_hash,
+                "title": dict(playbook.title),
+            },
+            "state": row.state,
+            "state_title": dict(state.title),
+            "owner": state.owner,
+            "final": state.final,
+            "facts": row.facts,
+            "timestamps": row.stamps,
+            "opened_at": _iso(row.opened_at),
+            "updated_at": _iso(row.updated_at),
+            "closed_at": _iso(row.closed_at),
+            "version": row.version,
+            "allowed": next_steps(playbook, row.state),
+            "events": [_event(e) for e in events],
+            "statements": _statements(statement_rows),
+            "messages": [_message(msg) for msg in messages],
+            "undeliverable": sum(1 for msg in messages if msg.status == "dead"),
+            "deadlines": Clocks.view(list(clocks), self.app.clock()),
+        }
+
+    def clocks_due(self, within: timedelta | None, limit: int = 200) -> list[dict[str, Any]]:
+        """Incidents with a running clock that is overdue (``within`` None) or due within
+        ``within`` from now, soonest first."""
+        now = self.app.clock()
+        with self.app.store.reading() as conn:
+            rows = store.running_due_before(conn, now + (within or timedelta(0)), limit)
+        return [
+            {
+                "ref": r.ref,
+                "playbook": r.playbook_id,
+                "state": r.state,
+                "title": r.title,
+                "clock": r.clock,
+                "rule": r.rule,
+                "due_at": _iso(r.due_at),
+                "overdue": r.due_at < now,
+            }
+            for r in rows
+        ]
+
+    def audit(self, ref: str | None = None) -> list[dict[str, Any]]:
+        """Recompute every incident's (or one incident's) hash chain; name the first broken
+        link of each."""
+        with self.app.store.reading() as conn:
+            refs = [ref.strip().upper()] if ref else store.all_refs(conn)
+            results = []
+            for each in refs:
+                row = incident_row(conn, each)
+                events = [e._mapping for e in store.events_of(conn, row.id)]
+                broken = audit.first_broken(row.ref, events)
+                if broken is None and events and events[-1]["hash"] != row.head_hash:
+                    broken = int(events[-1]["seq"]) + 1  # the newest event was removed
+                results.append({"ref": row.ref, "events": len(events), "broken_at": broken})
+        broken_refs = [r["ref"] for r in results if r["broken_at"] is not None]
+        if broken_refs:
+            raise AuditBroken(
+                _(
+                    "the history of {refs} does not verify: it was changed after it was written"
+                ).format(refs=", ".join(broken_refs)),
+                results,
+            )
+        return results
+
+    def list_incidents(
+        self, *, state: str | None = None, include_closed: bool = False, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        with self.app.store.reading() as conn:
+            rows = store.list_incidents(
+                conn, state=state, include_closed=include_closed, limit=limit
+            )
+        return [
+            {
+                "ref": r.ref,
+                "playbook": r.playbook_id,
+                "state": r.state,
+                "title": r.title,
+                "opened_at": _iso(r.opened_at),
+                "updated_at": _iso(r.updated_at),
+                "closed_at": _iso(r.closed_at),
+                "undeliverable": int(r.undeliverable),
+            }
+            for r in rows
+        ]
+
+
+def _event(e: Any) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": _iso(e.at),
+        "actor": e.actor,
+        "kind": e.kind,
+        "trigger": e.trigger,
+        "from": e.from_state,
+        "to": e.to_state,
+        "note": e.note,
+        "data": e.data,
+        "hash": e.hash,
+    }
+
+
+def _message(msg: Any) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "message_id": msg.message_id,
+        "to": msg.recipient,
+        "to_name": msg.recipient_name,
+        "subject": msg.subject,
+        "template": msg.template,
+        "status": msg.status,
+        "attempts": msg.attempts,
+        "next_attempt_at": _iso(msg.next_attempt_at),
+        "last_error": msg.last_error,
+        "created_at": _iso(msg.created_at),
+        "sent_at": _iso(msg.sent_at),
+    }
+
+
+def _statements(rows: Any) -> list[dict[str, Any]]:
+    statements: dict[str, dict[str, Any]] = {}
+    for s in rows:
+        entry = statements.setdefault(s.kind, {"kind": s.kind, "versions": []})
+        entry["versions"].append(
+            {
+                "number": s.number,
+                "title": s.title,
+                "text": s.text,
+                "sha256": s.text_hash,
+                "template": s.template,
+                "lang": s.lang,
+                "author": s.author,
+                "created_at": _iso(s.created_at),
+            }
+        )
+    return list(statements.values())

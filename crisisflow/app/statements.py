@@ -1,0 +1,323 @@
+"""The statement use cases: read, edit, submit, approve, reject, publish, correct, authorise,
+export. Each change is checked and written with its audit event in one transaction, by the
+same rules (``crisisflow.statements``, ``crisisflow.authority``) a playbook step uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .. import authority, history, store
+from .. import statements as stmts
+from ..actor import Actor
+from ..drafting import view_of
+from ..errors import InvalidInput, NotFoundError, TransitionRefused
+from ..i18n import _
+from .effects import press_mailer
+from .lookup import incident_row
+
+if TYPE_CHECKING:
+    from ..playbook import Playbook
+    from . import App
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a statement change works on, read before its transaction."""
+
+    row: Any
+    playbook: Playbook
+    statements: dict[str, stmts.Statement]
+    roles: frozenset[str]
+    actor: Actor
+    now: datetime
+
+
+Work = Callable[[Any, Situation], dict[str, Any]]
+
+
+class StatementCases:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _load(self, ref: str) -> tuple[Any, dict[str, stmts.Statement]]:
+        with self.app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            statements = stmts.assemble(*store.statement_records(conn, row.id))
+        return row, statements
+
+    @staticmethod
+    def _one(statements: dict[str, stmts.Statement], ref: str, kind: str) -> stmts.Statement:
+        if kind not in statements:
+            raise NotFoundError(
+                _("{ref} has no {kind} statement; it has: {kinds}").format(
+                    ref=ref, kind=kind, kinds=", ".join(statements) or _("none")
+                )
+            )
+        return statements[kind]
+
+    def list(self, ref: str) -> list[dict[str, Any]]:
+        _row, statements = self._load(ref)
+        return [
+            {
+                "kind": s.kind,
+                "version": s.current.number,
+                "status": s.status,
+                "title": s.current.title,
+                "sha256": s.current.text_hash,
+                "updated_at": _iso(s.current.created_at),
+            }
+            for s in statements.values()
+        ]
+
+    def show(self, ref: str, kind: str, number: int | None = None) -> dict[str, Any]:
+        row, statements = self._load(ref)
+        statement = self._one(statements, row.ref, kind)
+        v = statement.version(number)
+        corrects = next(
+            (s.kind for s in statements.values() if s.id == statement.corrects_id), None
+        )
+        return {
+            "ref": row.ref,
+            "kind": kind,
+            "version": v.number,
+            "latest": statement.current.number,
+            "status": statement.status,
+            "title": v.title,
+            "text": v.text,
+            "sha256": v.text_hash,
+            "author": v.author,
+            "created_at": _iso(v.created_at),
+            "corrects": corrects,
+            "actions": [stmts.action_data(a) for a in statement.actions],
+        }
+
+    def diff(self, ref: str, kind: str, a: int | None = None, b: int | None = None) -> str:
+        row, statements = self._load(ref)
+        statement = self._one(statements, row.ref, kind)
+        new = statement.version(b)
+        old = statement.version(a if a is not None else max(1, new.number - 1))
+        if old.number == new.number and a is None:
+            raise InvalidInput(
+                _("{kind} has only version {n}: nothing to compare").format(kind=kind, n=new.number)
+            )
+        return stmts.unified_diff(kind, old, new)
+
+    def export(self, ref: str, kind: str, fmt: str, number: int | None = None) -> bytes:
+        from ..export import export
+
+        data = self.show(ref, kind, number)
+        content: bytes = export(
+            data["text"], fmt, title=data["title"], lang=self.app.settings["language"]
+        )
+        return content
+
+    # --- changing --------------------------------------------------------------------------
+
+    def _situation(self, ref: str, actor: Actor) -> Situation:
+        app = self.app
+        now = app.clock()
+        with app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            playbook = app.catalogue.pinned(conn, row.playbook_hash)
+            statements = stmts.assemble(*store.statement_records(conn, row.id))
+            authorised = authority.holds_authorisation(
+                store.authorisations_of(conn, row.id), actor.person, now
+            )
+        roles = authority.roles_of(
+            actor.person, playbook, row.facts, app.directory.roles_of(actor.person), authorised
+        )
+        return Situation(row, playbook, statements, roles, actor, now)
+
+    def _change(
+        self,
+        ref: str,
+        actor: Actor,
+        kind: str,
+        event_kind: str,
+        work: Work,
+        note: str | None = None,
+    ) -> dict[str, Any]:
+        """Check and write one statement change with its audit event, in one transaction.
+        ``work(conn, situation)`` checks what it must (raising changes nothing), writes the
+        change and returns the event's data."""
+        situation = self._situation(ref, actor)
+        self.app.drafter  # noqa: B018 - load templates and directory before the transaction
+        with self.app.store.writing() as conn:
+            data = work(conn, situation)
+            event = history.next_event(
+                situation.row,
+                at=situation.now,
+                actor=actor.person,
+                kind=event_kind,
+                note=note,
+                data={"statement": kind, **data, "via": actor.via},
+            )
+            history.commit_event(conn, situation.row, event)
+        return {"ref": situation.row.ref, "kind": kind, **data}
+
+    def _act(self, ref: str, kind: str, actor: Actor, action: str, **extra: Any) -> dict[str, Any]:
+        def work(conn: Any, s: Situation) -> dict[str, Any]:
+            statement = self._one(s.statements, s.row.ref, kind)
+            act = stmts.Act(action, actor.person, s.roles, s.now, **extra)
+            incident = view_of(s.row, s.playbook)
+            mailer = press_mailer(conn, self.app.drafter, incident, s.now)
+            return stmts.apply(conn, statement, act, s.playbook.policy, mailer)
+
+        return self._change(ref, actor, kind, f"statement_{action}", work, note=extra.get("reason"))
+
+    def edit(self, ref: str, kind: str, text: str, *, actor: Actor) -> dict[str, Any]:
+        """Save ``text`` as the next version; an approval of the old text no longer applies."""
+        text = stmts.clean_statement(text)
+
+        def work(conn: Any, s: Situation) -> dict[str, Any]:
+            statement = self._one(s.statements, s.row.ref, kind)
+            current = statement.current
+            if text == current.text:
+                raise InvalidInput(
+                    _("{kind}: the text is unchanged; nothing saved").format(kind=kind)
+                )
+            draft = {"title": current.title, "text": text, "lang": current.lang}
+            number = stmts.add_version(
+                conn, statement.incident_id, kind, draft, author=actor.person, now=s.now
+            )
+            return {
+                "version": number,
+                "sha256": stmts.sha256(text),
+                "voided_approval": statement.approved,
+            }
+
+        return self._change(ref, actor, kind, "statement_edited", work)
+
+    def submit(self, ref: str, kind: str, *, actor: Actor) -> dict[str, Any]:
+        return self._act(ref, kind, actor, "submitted")
+
+    def approve(self, ref: str, kind: str, *, actor: Actor) -> dict[str, Any]:
+        """Approve the current text (its SHA-256); only the playbook's approver may."""
+        return self._act(ref, kind, actor, "approved")
+
+    def reject(self, ref: str, kind: str, reason: str, *, actor: Actor) -> dict[str, Any]:
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput(_("--reason: say what must change"))
+        return self._act(ref, kind, actor, "rejected", reason=reason)
+
+    def publish(
+        self, ref: str, kind: str, channel: str, url: str | None = None, *, actor: Actor
+    ) -> dict[str, Any]:
+        """Publish the approved current text on one of the playbook's channels; press kinds
+        also go to the press list by e-mail."""
+        url = url.strip() if url else None
+        if url and not url.startswith(("http://", "https://")):
+            raise InvalidInput(_("--url must be an http(s) address"))
+        return self._act(ref, kind, actor, "published", channel=channel, url=url)
+
+    def correct(self, ref: str, kind: str, note: str, *, actor: Actor) -> dict[str, Any]:
+        """Start a correction (đính chính) of a published statement, drafted from the
+        playbook's correction template, to go through the same approval and channel."""
+        note = note.strip()
+        if not note:
+            raise InvalidInput(_("--note: say what was wrong and what is right"))
+
+        def work(conn: Any, s: Situation) -> dict[str, Any]:
+            statement = self._one(s.statements, s.row.ref, kind)
+            published = statement.last("published")
+            if published is None:
+                raise TransitionRefused(
+                    _("{kind} was never published; edit it instead of correcting it").format(
+                        kind=kind
+                    )
+                )
+            template = _template(s.playbook, "correction")
+            draft = self.app.drafter.document(
+                view_of(s.row, s.playbook), template, actor=actor.person, note=note, now=s.now
+            )
+            number = stmts.add_version(
+                conn,
+                statement.incident_id,
+                f"{kind}_correction",
+                draft,
+                author=actor.person,
+                now=s.now,
+                corrects_id=statement.id,
+            )
+            correction = f"{kind}_correction"
+            return {"correction": correction, "version": number, "channel": published.channel}
+
+        return self._change(ref, actor, kind, "correction_started", work, note=note)
+
+    def authorise(self, ref: str, person: str, until: str, *, actor: Actor) -> dict[str, Any]:
+        """A written authorisation for ``person`` to speak on and approve for this incident
+        until ``until``: granted by an approver in their own right (no sub-delegation)."""
+        from ..facts import parse_time
+
+        app = self.app
+        grantee = app.directory.person(person)
+        valid_until = parse_time(until, app.tz, "--until")
+
+        def work(conn: Any, s: Situation) -> dict[str, Any]:
+            if not authority.may_grant(s.playbook.policy, app.directory.roles_of(actor.person)):
+                raise TransitionRefused(
+                    _(
+                        "only an approver in their own right (the Chairman) may authorise; an "
+                        "authorised person may not pass it on, and {actor} is not one"
+                    ).format(actor=actor.person)
+                )
+            if grantee.id == actor.person:
+                raise InvalidInput(_("{person} already holds the role").format(person=grantee.id))
+            if valid_until <= s.now:
+                raise InvalidInput(_("--until must be in the future"))
+            store.add_authorisation(
+                conn,
+                {
+                    "incident_id": s.row.id,
+                    "person": grantee.id,
+                    "granted_by": actor.person,
+                    "valid_from": s.now,
+                    "valid_until": valid_until,
+                    "created_at": s.now,
+                },
+            )
+            letter = {
+                "person": {"name": grantee.name, "title": grantee.title, "email": grantee.email},
+                "granted_by": app.drafter.person_card(actor.person),
+                "valid_from": s.now,
+                "valid_until": valid_until,
+            }
+            draft = app.drafter.document(
+                view_of(s.row, s.playbook),
+                _template(s.playbook, "authorisation"),
+                actor=actor.person,
+                note=None,
+                now=s.now,
+                extra={"authorisation": letter},
+            )
+            number = stmts.add_version(
+                conn, s.row.id, "authorisation", draft, author=actor.person, now=s.now
+            )
+            return {
+                "person": grantee.id,
+                "valid_until": valid_until.isoformat(),
+                "document_version": number,
+            }
+
+        return self._change(ref, actor, "authorisation", "authorised", work)
+
+
+def _template(playbook: Playbook, purpose: str) -> str:
+    template = playbook.policy.templates.get(purpose)
+    if template is None:
+        raise TransitionRefused(
+            _("playbook {id} names no {purpose} template (templates: {purpose}: NAME)").format(
+                id=playbook.id, purpose=purpose
+            )
+        )
+    return template

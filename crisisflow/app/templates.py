@@ -1,0 +1,111 @@
+"""The templates a workspace offers, and a preview of one for an incident, rendered with the
+context the step, notice or command that uses it would give (changing nothing)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .. import store
+from ..config import shipped
+from ..deadlines import Clocks
+from ..drafting import IncidentView, addressed, view_of
+from .lookup import incident_row
+
+if TYPE_CHECKING:
+    from . import App
+
+
+class Templates:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every template, its languages, and whether the workspace's copy differs from the
+        shipped one (then it is the workspace's own, and wins)."""
+        own, ship = self.app.workspace / "templates", shipped("templates")
+        renderer = self.app.renderer
+        rows = []
+        for name in renderer.names():
+            found = {lang: renderer.find(name, lang, exact=True) for lang in ("vi", "en")}
+            languages = [lang for lang, path in found.items() if path]
+            edited = any(
+                (own / path).is_file()
+                and (
+                    not (ship / path).is_file()
+                    or (own / path).read_bytes() != (ship / path).read_bytes()
+                )
+                for path in found.values()
+                if path
+            )
+            rows.append({"name": name, "languages": languages, "workspace": edited})
+        return rows
+
+    def preview(self, name: str, ref: str, lang: str | None = None) -> dict[str, str]:
+        """Render template ``name`` for incident ``ref`` as it stands."""
+        app = self.app
+        now = app.clock()
+        with app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
+            clocks = Clocks.view(list(store.deadlines_of(conn, row.id)), now)
+        who = app.identify()
+        context = app.drafter.context(incident, actor=who.person, note=None, trigger=None, now=now)
+        context.update(self._use(name, incident, clocks, who.person, now))
+        language = lang or context.get("lang") or app.settings["language"]
+        return dict(app.renderer.render(name, language, {**context, "lang": language}))
+
+    def _use(
+        self,
+        name: str,
+        incident: IncidentView,
+        clocks: list[dict[str, Any]],
+        person: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """What the one use of ``name`` adds to the common context: the addressee of a task
+        mail, the clock of a notice, the letter of an authorisation, the yearly counts."""
+        playbook = incident.playbook
+        purposes = {t: p for p, t in playbook.policy.templates.items()}
+        extra: dict[str, Any] = {}
+        role, due = _notified_role(incident, name)
+        if purposes.get(name) in ("reminder", "escalation"):
+            role = role or (clocks[0]["owner"] if clocks else None) or playbook.escalation[0]
+            extra["deadline"] = _sample_deadline(clocks, now)
+        if role is not None:
+            recipient = self.app.drafter.recipients(role, incident)[0]
+            extra.update(addressed(recipient, role))
+            extra["due"] = now + timedelta(seconds=due) if due else None
+        if purposes.get(name) == "authorisation":
+            card = self.app.drafter.person_card(person)
+            extra["authorisation"] = {
+                "person": card,
+                "granted_by": card,
+                "valid_from": now,
+                "valid_until": now + timedelta(hours=24),
+            }
+        if name == self.app.reports.yearly_template:
+            extra["report"] = self.app.reports.yearly_counts(now.astimezone(self.app.tz).year)
+        return extra
+
+
+def _notified_role(incident: IncidentView, name: str) -> tuple[str | None, int | None]:
+    """The first role a playbook step e-mails with template ``name``, and the task's due."""
+    for step in incident.playbook.steps():
+        if step.kind == "notify" and step.arg["template"] == name:
+            return step.arg["to"][0], step.arg.get("due")
+    return None, None
+
+
+def _sample_deadline(clocks: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The incident's first clock as a notice describes it (or one due in a day)."""
+    clock = clocks[0] if clocks else {}
+    return {
+        "rule": clock.get("rule", "-"),
+        "title": clock.get("title", "-"),
+        "basis": clock.get("basis", ""),
+        "due_at": datetime.fromisoformat(clock["due_at"]) if clock else now + timedelta(days=1),
+        "started_at": datetime.fromisoformat(clock["started_at"]) if clock else now,
+        "status": clock.get("status", "running"),
+        "escalation_level": 1,
+    }

@@ -1,0 +1,76 @@
+"""Which roles a person holds in one incident, and the one place where the right to approve,
+reject or publish a statement is checked.
+
+A person holds the roles the directory gives them, the roles an incident's own person facts
+name them for (its spokesperson), and, while a written authorisation for the incident is valid,
+the roles the playbook says such an authorisation grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from .errors import TransitionRefused
+from .i18n import _
+from .playbook import Playbook
+from .policy import Policy
+
+
+def holds_authorisation(authorisations: Iterable[Any], person: str, now: datetime) -> bool:
+    """Whether ``person`` holds one of these written authorisations valid at ``now``."""
+    return any(a.person == person and a.valid_from <= now < a.valid_until for a in authorisations)
+
+
+def roles_of(
+    person: str,
+    playbook: Playbook,
+    facts: dict[str, Any],
+    directory_roles: Iterable[str],
+    authorised: bool,
+) -> frozenset[str]:
+    roles = set(directory_roles)
+    for name, fact in playbook.facts.items():  # a person fact named for a role fills it here
+        if fact.type == "person" and name in playbook.roles and facts.get(name) == person:
+            roles.add(name)
+    if authorised:
+        roles |= set(playbook.policy.grants)
+    return frozenset(roles)
+
+
+# What each statement action needs of the actor, by the policy's field.
+_NEEDS = {"approved": "approver", "rejected": "approver", "published": "publishers"}
+
+
+def require(policy: Policy, action: str, person: str, roles: frozenset[str]) -> None:
+    """Refuse ``action`` (approved, rejected, published …) on a statement unless ``roles``
+    allow it under ``policy``. Submitting and editing need no role beyond taking part."""
+    need = _NEEDS.get(action)
+    if need is None:
+        return
+    if need == "approver":
+        allowed = {policy.approver} if policy.approver else set()
+    else:
+        allowed = set(policy.publishers)
+    if roles & allowed:
+        return
+    if need == "approver":
+        raise TransitionRefused(
+            _(
+                "only the approver ({role}) may approve or reject, or a person holding a written "
+                "authorisation for this incident that is valid now (`crisisflow statement "
+                "authorise`); {actor} is neither"
+            ).format(role=policy.approver or _("none declared"), actor=person)
+        )
+    raise TransitionRefused(
+        _("only {roles} may publish, and {actor} holds none of these roles").format(
+            roles=" / ".join(policy.publishers) or _("nobody (the playbook names no publishers)"),
+            actor=person,
+        )
+    )
+
+
+def may_grant(policy: Policy, directory_roles: Iterable[str]) -> bool:
+    """An authorisation is granted by an approver in their own right (no sub-delegation)."""
+    return policy.approver is not None and policy.approver in set(directory_roles)

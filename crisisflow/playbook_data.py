@@ -1,0 +1,391 @@
+"""Reading playbook data (parsed YAML, or the JSON pinned with an incident) into validated
+playbook objects, collecting every problem with its line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import policy
+from .errors import Problem
+from .i18n import Localized, _
+from .playbook import (
+    ACTIONS,
+    FACT_TYPES,
+    GUARDS,
+    ID_RE,
+    PREFIX_RE,
+    RESERVED,
+    STATEMENT_STEPS,
+    Fact,
+    Playbook,
+    State,
+    Step,
+    Transition,
+    content_hash,
+    parse_duration,
+)
+from .policy import TEMPLATE_RE
+from .reader import NAME_RE, Reader
+
+CLOCK_RE = re.compile(r"^[a-z][a-z0-9_.]{0,62}$")
+
+
+def _read_fact(r: Reader, name: str, node: Any, line: int) -> Fact | None:
+    where = _("fact {name!r}").format(name=name)
+    if not NAME_RE.match(name) or name in RESERVED:
+        r.problem(line, _("{where}: not a valid fact name (or a reserved one)").format(where=where))
+    spec = r.mapping(node, where, line)
+    if spec is None:
+        return None
+    r.keys(spec, where, ("type", "required", "default", "choices", "label"), ("type",))
+    kind = spec.get("type")
+    if kind not in FACT_TYPES:
+        r.problem(
+            r.line(spec, "type"),
+            _("{where}: type must be one of: {types}").format(
+                where=where, types=", ".join(FACT_TYPES)
+            ),
+        )
+        return None
+    choices: tuple[str, ...] = ()
+    if kind == "choice":
+        raw = spec.get("choices")
+        if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+            r.problem(
+                r.line(spec, "choices"),
+                _("{where}: a choice needs a list of choices").format(where=where),
+            )
+        else:
+            choices = tuple(raw)
+    elif "choices" in spec:
+        r.problem(
+            r.line(spec, "choices"),
+            _("{where}: choices only go with type choice").format(where=where),
+        )
+    default = spec.get("default")
+    if default is not None and choices and default not in choices:
+        r.problem(
+            r.line(spec, "default"),
+            _("{where}: default {value!r} is not one of the choices").format(
+                where=where, value=default
+            ),
+        )
+    required = spec.get("required", False)
+    if not isinstance(required, bool):
+        r.problem(
+            r.line(spec, "required"),
+            _("{where}: required must be true or false").format(where=where),
+        )
+    label = r.localized(spec.get("label", name), where + " label", r.line(spec, "label"))
+    return Fact(name, kind, bool(required), default, choices, label)
+
+
+def _read_steps(
+    r: Reader, node: Any, where: str, line: int, allowed: tuple[str, ...]
+) -> tuple[Step, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, list):
+        r.problem(line, _("{where} must be a list").format(where=where))
+        return ()
+    steps = []
+    for index, item in enumerate(node):
+        item_line = r.line(node, index)
+        if isinstance(item, str):  # a bare name, e.g. `- fact_set: x` written as `- x`
+            r.problem(
+                item_line,
+                _("{where}: {item!r} needs an argument, e.g. `{item}: ...`").format(
+                    where=where, item=item
+                ),
+            )
+            continue
+        if not isinstance(item, dict) or len(item) != 1:
+            r.problem(
+                item_line,
+                _("{where}: each entry is a one-key mapping such as `{example}: ...`").format(
+                    where=where, example=allowed[0]
+                ),
+            )
+            continue
+        ((kind, arg),) = item.items()
+        if kind not in allowed:
+            r.problem(
+                item_line,
+                _("{where}: {kind!r} is not allowed; allowed: {allowed}").format(
+                    where=where, kind=kind, allowed=", ".join(allowed)
+                ),
+            )
+            continue
+        step = _check_step(r, kind, arg, item_line, where)
+        if step is not None:
+            steps.append(step)
+    return tuple(steps)
+
+
+def _check_step(r: Reader, kind: str, arg: Any, line: int, where: str) -> Step | None:
+    where = f"{where} {kind}"
+    if kind in ("notify", "draft"):
+        spec = r.mapping(arg, where, line)
+        if spec is None:
+            return None
+        extra = ("to",) if kind == "notify" else ("kind",)
+        optional = ("due",) if kind == "notify" else ()
+        r.keys(spec, where, ("template", *extra, *optional), ("template", *extra))
+        template = spec.get("template")
+        if not isinstance(template, str) or not TEMPLATE_RE.match(template):
+            r.problem(
+                r.line(spec, "template", line),
+                _("{where}: template must be a name like mail/new-incident").format(where=where),
+            )
+            return None
+        if kind == "notify":
+            to = r.names(spec.get("to"), where + " to", r.line(spec, "to", line))
+            due = None
+            if "due" in spec:
+                due = parse_duration(spec["due"])
+                if due is None:
+                    r.problem(
+                        r.line(spec, "due", line),
+                        _("{where}: due must be a duration such as 90m, 2h or 3d").format(
+                            where=where
+                        ),
+                    )
+            return Step(kind, {"to": to, "template": template, "due": due}, line)
+        statement = r.names(spec.get("kind"), where + " kind", r.line(spec, "kind", line))
+        if len(statement) != 1:
+            r.problem(line, _("{where}: kind must be one statement name").format(where=where))
+            return None
+        return Step(kind, {"kind": statement[0], "template": template}, line)
+    if kind in ("actor_is",):
+        return Step(kind, r.names(arg, where, line), line)
+    if kind in (
+        "stamp",
+        "fact_set",
+        "stamped",
+        "has_statement",
+        "statement_approved",
+        *STATEMENT_STEPS,
+    ):
+        names = r.names(arg, where, line)
+        return Step(kind, names[0], line) if len(names) == 1 else None
+    if kind == "fact_in":
+        spec = r.mapping(arg, where, line)
+        if spec is None or len(spec) != 1:
+            if spec is not None:
+                r.problem(line, _("{where}: write {{fact: [values]}}").format(where=where))
+            return None
+        ((fact, values),) = spec.items()
+        if not isinstance(values, list) or not values:
+            r.problem(
+                line, _("{where}: {fact} needs a list of values").format(where=where, fact=fact)
+            )
+            return None
+        return Step(kind, {"fact": fact, "values": tuple(values)}, line)
+    raise AssertionError(kind)  # pragma: no cover - allow-lists and this function agree
+
+
+def _clock_names(
+    r: Reader, spec: dict[str, Any], key: str, where: str, line: int
+) -> tuple[str, ...]:
+    return r.names(spec.get(key, []), f"{where} {key}", r.line(spec, key, line), CLOCK_RE)
+
+
+_TOP_KEYS = (
+    "id",
+    "version",
+    "title",
+    "description",
+    "reference_prefix",
+    "roles",
+    "facts",
+    "initial",
+    "states",
+    "transitions",
+    "escalation",
+    "statements",
+    "templates",
+)
+_REQUIRED = ("id", "version", "title", "reference_prefix", "initial", "states", "transitions")
+_STATE_KEYS = ("title", "owner", "on_enter", "final", "deadlines", "stop_clocks")
+_TRANSITION_KEYS = ("trigger", "source", "dest", "title", "requires", "guards", "actions", "stamp")
+
+
+def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[Problem]]:
+    """Validate parsed playbook data; return the playbook, or None and the problems."""
+    r = Reader(filename)
+    top = r.mapping(data, _("the playbook"), r.line(data))
+    if top is None:
+        return None, r.problems
+    r.keys(top, _("playbook"), _TOP_KEYS, _REQUIRED)
+    pb_id, version, prefix = _identity(r, top)
+    title = r.localized(top.get("title"), "title", r.line(top, "title"))
+    roles = _roles(r, top)
+    facts = _facts(r, top)
+    states = _states(r, top)
+    transitions = _transitions(r, top)
+    rules = policy.read(
+        r,
+        top.get("statements"),
+        top.get("templates"),
+        r.line(top, "statements"),
+        r.line(top, "templates"),
+    )
+    initial = top.get("initial")
+    if r.problems:
+        return None, r.problems
+    return Playbook(
+        id=str(pb_id),
+        version=int(version),
+        title=title,
+        reference_prefix=str(prefix),
+        roles=roles,
+        facts=facts,
+        initial=initial if isinstance(initial, str) else "",
+        states=states,
+        transitions=tuple(transitions),
+        source=source,
+        source_hash=content_hash(source),
+        filename=filename,
+        escalation=r.names(top.get("escalation", []), "escalation", r.line(top, "escalation")),
+        policy=rules,
+    ), []
+
+
+def _identity(r: Reader, top: dict[str, Any]) -> tuple[Any, Any, Any]:
+    pb_id = top.get("id")
+    if "id" in top and (not isinstance(pb_id, str) or not ID_RE.match(pb_id)):
+        r.problem(r.line(top, "id"), _("id must be lower-case letters, digits and dashes"))
+    version = top.get("version")
+    if "version" in top and (
+        not isinstance(version, int) or isinstance(version, bool) or version < 1
+    ):
+        r.problem(r.line(top, "version"), _("version must be a whole number from 1"))
+    prefix = top.get("reference_prefix")
+    if "reference_prefix" in top and (not isinstance(prefix, str) or not PREFIX_RE.match(prefix)):
+        r.problem(
+            r.line(top, "reference_prefix"),
+            _("reference_prefix must be 1-8 capital letters or digits, e.g. KC"),
+        )
+    return pb_id, version, prefix
+
+
+def _roles(r: Reader, top: dict[str, Any]) -> dict[str, Localized]:
+    roles: dict[str, Localized] = {}
+    raw_roles = r.mapping(top.get("roles", {}), "roles", r.line(top, "roles")) or {}
+    for name, label in raw_roles.items():
+        if not NAME_RE.match(str(name)):
+            r.problem(
+                r.line(raw_roles, name), _("role {name!r} is not a valid name").format(name=name)
+            )
+        roles[str(name)] = r.localized(label, f"role {name}", r.line(raw_roles, name))
+    return roles
+
+
+def _facts(r: Reader, top: dict[str, Any]) -> dict[str, Fact]:
+    facts: dict[str, Fact] = {}
+    raw_facts = r.mapping(top.get("facts", {}), "facts", r.line(top, "facts")) or {}
+    for name, spec in raw_facts.items():
+        fact = _read_fact(r, str(name), spec, r.line(raw_facts, name))
+        if fact is not None:
+            facts[fact.name] = fact
+    return facts
+
+
+def _states(r: Reader, top: dict[str, Any]) -> dict[str, State]:
+    states: dict[str, State] = {}
+    raw_states = r.mapping(top.get("states"), "states", r.line(top, "states")) or {}
+    for name, spec in raw_states.items():
+        state = _state(r, name, spec, r.line(raw_states, name))
+        if state is not None:
+            states[name] = state
+    return states
+
+
+def _state(r: Reader, name: str, spec: Any, line: int) -> State | None:
+    where = _("state {name!r}").format(name=name)
+    if not NAME_RE.match(str(name)) or name in RESERVED:
+        r.problem(
+            line, _("{where}: not a valid state name (or a reserved one)").format(where=where)
+        )
+    spec = {} if spec is None else r.mapping(spec, where, line)
+    if spec is None:
+        return None
+    r.keys(spec, where, _STATE_KEYS)
+    owner = spec.get("owner")
+    if owner is not None and not isinstance(owner, str):
+        r.problem(
+            r.line(spec, "owner", line), _("{where}: owner must be one role").format(where=where)
+        )
+        owner = None
+    final = spec.get("final", False)
+    if not isinstance(final, bool):
+        r.problem(
+            r.line(spec, "final", line),
+            _("{where}: final must be true or false").format(where=where),
+        )
+    on_enter_line = r.line(spec, "on_enter", line)
+    return State(
+        name=name,
+        title=r.localized(spec.get("title", name), where + " title", r.line(spec, "title", line)),
+        owner=owner,
+        on_enter=_read_steps(r, spec.get("on_enter"), where + " on_enter", on_enter_line, ACTIONS),
+        final=bool(final),
+        line=line,
+        deadlines=_clock_names(r, spec, "deadlines", where, line),
+        stop_clocks=_clock_names(r, spec, "stop_clocks", where, line),
+    )
+
+
+def _transitions(r: Reader, top: dict[str, Any]) -> list[Transition]:
+    raw_transitions = top.get("transitions")
+    if not isinstance(raw_transitions, list):
+        r.problem(r.line(top, "transitions"), _("transitions must be a list"))
+        return []
+    transitions = []
+    for index, spec in enumerate(raw_transitions):
+        line = r.line(raw_transitions, index)
+        mapping = r.mapping(spec, _("transition"), line)
+        transition = _transition(r, mapping, line) if mapping is not None else None
+        if transition is not None:
+            transitions.append(transition)
+    return transitions
+
+
+def _transition(r: Reader, spec: dict[str, Any], line: int) -> Transition | None:
+    trigger = spec.get("trigger")
+    where = _("transition {trigger!r}").format(trigger=trigger)
+    r.keys(spec, where, _TRANSITION_KEYS, ("trigger", "source", "dest"))
+    if not isinstance(trigger, str) or not NAME_RE.match(trigger) or trigger in RESERVED:
+        r.problem(
+            r.line(spec, "trigger", line),
+            _(
+                "{where}: trigger must be a name (lower-case letters, digits, _) and "
+                "not a reserved one"
+            ).format(where=where),
+        )
+        return None
+    actions = _read_steps(
+        r, spec.get("actions"), where + " actions", r.line(spec, "actions", line), ACTIONS
+    )
+    if "stamp" in spec:  # shorthand for `actions: [stamp: name]`
+        stamp_line = r.line(spec, "stamp", line)
+        stamp = r.names(spec["stamp"], where + " stamp", stamp_line)
+        actions = tuple(Step("stamp", s, stamp_line) for s in stamp) + actions
+    dest = spec.get("dest")
+    return Transition(
+        trigger=trigger,
+        sources=r.names(spec.get("source"), where + " source", r.line(spec, "source", line)),
+        dest=dest if isinstance(dest, str) else "",
+        title=r.localized(
+            spec.get("title", trigger), where + " title", r.line(spec, "title", line)
+        ),
+        requires=r.names(
+            spec.get("requires", []), where + " requires", r.line(spec, "requires", line)
+        ),
+        guards=_read_steps(
+            r, spec.get("guards"), where + " guards", r.line(spec, "guards", line), GUARDS
+        ),
+        actions=actions,
+        line=line,
+    )

@@ -1,0 +1,109 @@
+"""What a playbook says about its statements: who approves, who publishes, what a written
+authorisation grants, which kinds go to the press, the publication channels, the facts a
+publish step records, and the templates the engine uses outside steps.
+
+Policy is data. The engine names no role, statement kind, channel or template of its own;
+`crisisflow playbook check` validates what a playbook declares here, with file:line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .i18n import Localized, _
+
+if TYPE_CHECKING:
+    from .reader import Reader
+
+TEMPLATE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
+
+# Purposes of the templates a playbook names under `templates:`.
+TEMPLATE_PURPOSES = ("correction", "authorisation", "reminder", "escalation")
+_KEYS = ("approver", "publishers", "authorisation_grants", "press", "channels", "publish_facts")
+
+
+@dataclass(frozen=True)
+class Policy:
+    approver: str | None = None  # the role that approves or rejects a text
+    publishers: tuple[str, ...] = ()  # the roles that may publish the approved text
+    grants: tuple[str, ...] = ()  # the roles a written per-incident authorisation gives
+    press: tuple[str, ...] = ()  # kinds e-mailed to the directory's press list on publication
+    channels: dict[str, Localized] = field(default_factory=dict)
+    channel_fact: str | None = None  # the fact a publish step takes its channel from
+    url_fact: str | None = None  # ... and its address
+    templates: dict[str, str] = field(default_factory=dict)  # purpose → template
+    line: int = 1  # where `statements:` stands, for problems about it
+
+    def goes_to_press(self, kind: str) -> bool:
+        return kind in self.press
+
+    def channel_label(self, code: str, lang: str) -> str:
+        label = self.channels.get(code)
+        return label.get_lang(lang) if label else code
+
+
+def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: int) -> Policy:
+    """The `statements:` and `templates:` sections of a playbook (both optional)."""
+    spec = r.mapping(statements, "statements", line) if statements is not None else {}
+    spec = spec or {}
+    r.keys(spec, "statements", _KEYS)
+    approver = spec.get("approver")
+    if approver is not None:
+        names = r.names(approver, "statements approver", r.line(spec, "approver", line))
+        approver = names[0] if len(names) == 1 else None
+    channels: dict[str, Localized] = {}
+    raw_channels = spec.get("channels", {})
+    raw_channels = r.mapping(raw_channels, "statements channels", r.line(spec, "channels", line))
+    for code, label in (raw_channels or {}).items():
+        where = _("channel {code!r}").format(code=code)
+        r.names(str(code), where, r.line(raw_channels, code, line))
+        channels[str(code)] = r.localized(label, where, r.line(raw_channels, code, line))
+    facts = spec.get("publish_facts", {})
+    facts = r.mapping(facts, "statements publish_facts", r.line(spec, "publish_facts", line)) or {}
+    r.keys(facts, "statements publish_facts", ("channel", "url"))
+    return Policy(
+        approver=approver,
+        publishers=_names(r, spec, "publishers", line),
+        grants=_names(r, spec, "authorisation_grants", line),
+        press=_names(r, spec, "press", line),
+        channels=channels,
+        channel_fact=_one_name(r, facts, "channel", line),
+        url_fact=_one_name(r, facts, "url", line),
+        templates=_templates(r, templates, templates_line),
+        line=line,
+    )
+
+
+def _names(r: Reader, spec: dict[str, Any], key: str, line: int) -> tuple[str, ...]:
+    if key not in spec:
+        return ()
+    names: tuple[str, ...] = r.names(spec[key], f"statements {key}", r.line(spec, key, line))
+    return names
+
+
+def _one_name(r: Reader, spec: dict[str, Any], key: str, line: int) -> str | None:
+    if key not in spec:
+        return None
+    names = r.names(spec[key], f"publish_facts {key}", r.line(spec, key, line))
+    return names[0] if len(names) == 1 else None
+
+
+def _templates(r: Reader, node: Any, line: int) -> dict[str, str]:
+    if node is None:
+        return {}
+    spec = r.mapping(node, "templates", line) or {}
+    r.keys(spec, "templates", TEMPLATE_PURPOSES)
+    found = {}
+    for purpose, name in spec.items():
+        if not isinstance(name, str) or not TEMPLATE_RE.match(name):
+            r.problem(
+                r.line(spec, purpose, line),
+                _("templates {purpose}: a template name like mail/deadline-reminder").format(
+                    purpose=purpose
+                ),
+            )
+            continue
+        found[str(purpose)] = name
+    return found

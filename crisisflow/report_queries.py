@@ -1,0 +1,99 @@
+"""The queries behind the yearly spokesperson report (Decree 244/2026/NĐ-CP, Art. 10); what
+each count means is the rule pack's `reports: yearly:` and the README's definitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import models as m
+from .rules import YearlyReport
+
+
+def yearly_counts(
+    conn: Connection, start: datetime, end: datetime, kinds: YearlyReport
+) -> dict[str, int]:
+    """The counts of the yearly spokesperson report for the window [start, end)."""
+    inc, st, sv, act, dl = (
+        m.incidents,
+        m.statements,
+        m.statement_versions,
+        m.statement_actions,
+        m.deadlines,
+    )
+
+    def count(query: Any) -> int:
+        return int(conn.execute(query).scalar() or 0)
+
+    opened = sa.and_(inc.c.opened_at >= start, inc.c.opened_at < end)
+    published = sa.and_(act.c.action == "published", act.c.at >= start, act.c.at < end)
+    return {
+        "incidents": count(sa.select(sa.func.count()).select_from(inc).where(opened)),
+        "incidents_with_statement": count(
+            sa.select(sa.func.count(sa.distinct(inc.c.id)))
+            .select_from(
+                inc.join(st, st.c.incident_id == inc.c.id).join(act, act.c.statement_id == st.c.id)
+            )
+            .where(opened, act.c.action == "published")
+        ),
+        "incidents_under_24h_rule": count(
+            sa.select(sa.func.count())
+            .select_from(dl)
+            .where(
+                dl.c.clock == kinds.legal_clock,
+                dl.c.started_at >= start,
+                dl.c.started_at < end,
+                dl.c.status != "cancelled",
+            )
+        ),
+        "statements_on_time": count(
+            sa.select(sa.func.count())
+            .select_from(dl)
+            .where(
+                dl.c.clock == kinds.legal_clock,
+                dl.c.started_at >= start,
+                dl.c.started_at < end,
+                dl.c.status == "met",
+            )
+        ),
+        "press_conferences": count(
+            sa.select(sa.func.count())
+            .select_from(act)
+            .where(published, act.c.channel.in_(kinds.conference_channels))
+        ),
+        "briefings": count(
+            sa.select(sa.func.count())
+            .select_from(act)
+            .where(published, act.c.channel.in_(kinds.briefing_channels))
+        ),
+        "press_requests": count(
+            sa.select(sa.func.count())
+            .select_from(st.join(sv, sv.c.statement_id == st.c.id))
+            .where(
+                st.c.kind.in_(kinds.answer_kinds),
+                sv.c.number == 1,
+                sv.c.created_at >= start,
+                sv.c.created_at < end,
+            )
+        ),
+        "replies": count(
+            sa.select(sa.func.count())
+            .select_from(st.join(act, act.c.statement_id == st.c.id))
+            .where(st.c.kind.in_(kinds.answer_kinds), published)
+        ),
+        "untrue_items": count(
+            sa.select(sa.func.count(sa.distinct(st.c.incident_id)))
+            .select_from(st)
+            .where(
+                st.c.kind.in_(kinds.untrue_kinds), st.c.created_at >= start, st.c.created_at < end
+            )
+        ),
+        "correction_requests": count(
+            sa.select(sa.func.count())
+            .select_from(st.join(act, act.c.statement_id == st.c.id))
+            .where(st.c.kind.in_(kinds.correction_request_kinds), published)
+        ),
+    }
