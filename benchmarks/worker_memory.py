@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_crash import outbox_rows, queue_messages
 
 from crisisflow import models as m
-from crisisflow.store import Store, outbox_counts
+from crisisflow.store import Store
+from crisisflow.store_outbox import outbox_counts
 
 # Runs the command in its arguments and prints its exit code and peak RSS (KiB, on Linux). The
 # measured process must not be spawned by this script directly: a child's ru_maxrss starts from

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import store
+from . import store_incidents
 from .errors import NotFoundError, PlaybookError, Problem
 from .i18n import _
 from .machine import Machines
@@ -138,7 +138,7 @@ class Catalogue:
         """The exact playbook version an incident was opened with, from the database."""
         cached = self._pinned.get(playbook_hash)
         if cached is None:
-            row = store.pinned_playbook(conn, playbook_hash)
+            row = store_incidents.pinned_playbook(conn, playbook_hash)
             if row is None:  # pragma: no cover - a foreign key guarantees it
                 raise NotFoundError(
                     _("pinned playbook {hash} is missing").format(hash=playbook_hash)

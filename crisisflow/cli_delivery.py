@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli import (
+from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
     as_option,
-    cli,
     get_app,
     json_option,
     print_json,
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 # --- clocks and the record ---------------------------------------------------------------------
 
 
-@cli.command("tick", context_settings=CONTEXT)
+@click.command("tick", context_settings=CONTEXT)
 @json_option
 @click.pass_context
 def tick(ctx: click.Context, as_json: bool) -> None:
@@ -52,7 +51,7 @@ def tick(ctx: click.Context, as_json: bool) -> None:
     click.echo(_("{n} notice(s) queued").format(n=len(sent)))
 
 
-@cli.command("ack", context_settings=CONTEXT)
+@click.command("ack", context_settings=CONTEXT)
 @click.argument("ref")
 @click.option("--unit", required=True, help=_("The unit (or person) that took on its task."))
 @as_option
@@ -73,7 +72,7 @@ def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
     )
 
 
-@cli.group("audit", cls=CrisisflowGroup, context_settings=CONTEXT)
+@click.group("audit", cls=CrisisflowGroup, context_settings=CONTEXT)
 def audit_() -> None:
     """Check the record: every event hashes its predecessor.
 
@@ -121,7 +120,7 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
         raise failure
 
 
-@cli.command("report", context_settings=CONTEXT)
+@click.command("report", context_settings=CONTEXT)
 @click.argument("target", metavar="REF|yearly")
 @click.option(
     "--format",
@@ -169,7 +168,7 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
 # --- delivery --------------------------------------------------------------------------------
 
 
-@cli.command("dispatch", context_settings=CONTEXT)
+@click.command("dispatch", context_settings=CONTEXT)
 @json_option
 @click.pass_context
 def dispatch(ctx: click.Context, as_json: bool) -> None:
@@ -195,7 +194,7 @@ def dispatch(ctx: click.Context, as_json: bool) -> None:
         raise failure
 
 
-@cli.command("worker", context_settings=CONTEXT)
+@click.command("worker", context_settings=CONTEXT)
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Deliver e-mail continuously until stopped (SIGINT or SIGTERM stop it cleanly).
@@ -221,7 +220,7 @@ def worker(ctx: click.Context) -> None:
     )
 
 
-@cli.group("outbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.group("outbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.option(
     "--status",
     type=click.Choice(["pending", "sending", "sent", "dead"]),
@@ -274,7 +273,7 @@ def outbox_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
     )
 
 
-@cli.group("mailbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.group("mailbox", cls=CrisisflowGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.option("--port", type=int, help=_("Port to listen on (default: the mailbox_port setting)."))
 @click.pass_context
 def mailbox_(ctx: click.Context, port: int | None) -> None:
@@ -342,3 +341,6 @@ def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
 
     msg = get_app(ctx).delivery.received_message(key)
     click.echo(msg.as_string() if raw else views.message_text(msg))
+
+
+COMMANDS = [tick, ack, audit_, report, dispatch, worker, outbox, mailbox_]

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import (
+from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
     as_option,
-    cli,
     get_app,
     json_option,
     note_option,
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 # --- playbooks -------------------------------------------------------------------------------
 
 
-@cli.group(cls=CrisisflowGroup, context_settings=CONTEXT)
+@click.group(cls=CrisisflowGroup, context_settings=CONTEXT)
 def playbook() -> None:
     """List, check and show playbooks.
 
@@ -147,7 +146,7 @@ def playbook_show(ctx: click.Context, playbook_id: str, fmt: str) -> None:
 # --- incidents -------------------------------------------------------------------------------
 
 
-@cli.command("open", context_settings=CONTEXT)
+@click.command("open", context_settings=CONTEXT)
 @click.argument("playbook_id", metavar="PLAYBOOK")
 @click.option("--title", required=True, help=_("A short title of the matter."))
 @set_option
@@ -190,7 +189,7 @@ def open_(
     _print_outcome(app, outcome, as_json)
 
 
-@cli.command("advance", context_settings=CONTEXT)
+@click.command("advance", context_settings=CONTEXT)
 @click.argument("ref")
 @click.argument("trigger")
 @note_option
@@ -232,7 +231,7 @@ def advance(
     _print_outcome(app, outcome, as_json)
 
 
-@cli.command("note", context_settings=CONTEXT)
+@click.command("note", context_settings=CONTEXT)
 @click.argument("ref")
 @click.argument("text")
 @as_option
@@ -249,7 +248,7 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
     click.echo(_("{ref}: note added as event {seq}").format(ref=ref.upper(), seq=seq))
 
 
-@cli.command("list", context_settings=CONTEXT)
+@click.command("list", context_settings=CONTEXT)
 @click.option("--state", metavar="STATE", help=_("Only incidents in this state."))
 @click.option("--all", "include_closed", is_flag=True, help=_("Include incidents in final states."))
 @click.option("--open", "only_open", is_flag=True, help=_("Only open incidents (the default)."))
@@ -313,7 +312,7 @@ def list_(
         click.echo(f"{row['ref']:<14} {row['state']:<22} {when}  {row['title']}{flag}")
 
 
-@cli.command("show", context_settings=CONTEXT)
+@click.command("show", context_settings=CONTEXT)
 @click.argument("ref")
 @json_option
 @click.pass_context
@@ -335,7 +334,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
         click.echo(views.incident_text(data, app.settings["language"], app.local))
 
 
-@cli.command("demo", context_settings=CONTEXT)
+@click.command("demo", context_settings=CONTEXT)
 @click.option(
     "--keep",
     metavar="DIR",
@@ -362,3 +361,6 @@ def _print_outcome(app: App, outcome: Outcome, as_json: bool) -> None:
         print_json(views.outcome_data(outcome))
     else:
         click.echo(views.outcome_text(outcome, app.settings["language"], local=app.local))
+
+
+COMMANDS = [playbook, open_, advance, note, list_, show, demo]

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli import (
+from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
     F,
     as_option,
-    cli,
     get_app,
     json_option,
     print_json,
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 # --- statements ------------------------------------------------------------------------------
 
 
-@cli.group("statement", cls=CrisisflowGroup, context_settings=CONTEXT)
+@click.group("statement", cls=CrisisflowGroup, context_settings=CONTEXT)
 def statement() -> None:
     """Statements: versions, approval bound to the exact text, publication, corrections.
 
@@ -324,7 +323,7 @@ def statement_export(
     write_output(output, content)
 
 
-@cli.group("template", cls=CrisisflowGroup, context_settings=CONTEXT)
+@click.group("template", cls=CrisisflowGroup, context_settings=CONTEXT)
 def template() -> None:
     """List and preview templates (a workspace template overrides the shipped one).
 
@@ -374,3 +373,6 @@ def template_render(ctx: click.Context, name: str, ref: str, lang: str | None) -
     for block, text in parts.items():
         click.echo(f"--- {block} ---")
         click.echo(text.rstrip("\n"))
+
+
+COMMANDS = [statement, template]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from . import history, outbox, store
+from . import history, outbox, store_clocks
 from .actor import CLOCK
 from .errors import ConfigError, InvalidInput
 from .i18n import _
@@ -125,7 +125,7 @@ class Clocks:
         """Start, re-measure, stop and cancel the incident's clocks for entering ``state``;
         return what changed, for the command's output and its audit event."""
         spec = playbook.states[state]
-        rows = {r.clock: r for r in store.deadlines_of(conn, incident_id)}
+        rows = {r.clock: r for r in store_clocks.deadlines_of(conn, incident_id)}
         changes = [
             change
             for clock in spec.deadlines
@@ -166,7 +166,7 @@ class Clocks:
             "status": RUNNING,
         }
         values["next_notice_at"] = self._next_notice(values, set())
-        store.insert_deadline(conn, values)
+        store_clocks.insert_deadline(conn, values)
         due = found.due_at.isoformat()
         return [{"clock": clock, "change": "started", "rule": found.rule.id, "due_at": due}]
 
@@ -174,7 +174,7 @@ class Clocks:
         """Reaching a state that stops the clock meets or misses it; a final state that does
         not stop it cancels it."""
         status = (MET if now <= row.due_at else MISSED) if stopped else CANCELLED
-        store.update_deadline(
+        store_clocks.update_deadline(
             conn, row.id, {"status": status, "stopped_at": now, "next_notice_at": None}
         )
         return {"clock": row.clock, "change": status, "rule": row.rule}
@@ -191,9 +191,9 @@ class Clocks:
             "started_at": found.started_at,
             "due_at": found.due_at,
         }
-        sent = store.notice_keys(conn, row.id)
+        sent = store_clocks.notice_keys(conn, row.id)
         values["next_notice_at"] = self._next_notice({**row._mapping, **values}, sent)
-        store.update_deadline(conn, row.id, values)
+        store_clocks.update_deadline(conn, row.id, values)
         due = found.due_at.isoformat()
         return [{"clock": row.clock, "change": "measured", "rule": found.rule.id, "due_at": due}]
 
@@ -204,19 +204,21 @@ class Clocks:
         self, conn: Any, deadline_id: int, now: datetime, incident_of: IncidentOf, drafter: Drafter
     ) -> list[dict[str, Any]]:
         """Queue every reminder and escalation of one clock that is due by ``now``, each once."""
-        row = store.deadline_by_id(conn, deadline_id)
+        row = store_clocks.deadline_by_id(conn, deadline_id)
         if row.status != RUNNING:
             return []
-        keys = store.notice_keys(conn, row.id)
+        keys = store_clocks.notice_keys(conn, row.id)
         owed = [n for n in notices(row, keys, self.policy) if n.at <= now]
         incident = incident_of(conn, row.incident_id)
         done = []
         for notice in owed:
-            store.insert_notice(conn, {"deadline_id": row.id, "key": notice.key, "sent_at": now})
+            store_clocks.insert_notice(
+                conn, {"deadline_id": row.id, "key": notice.key, "sent_at": now}
+            )
             keys.add(notice.key)
             done.append(self._send(conn, row, notice, incident, drafter, now))
         upcoming = notices(row, keys, self.policy)
-        store.update_deadline(conn, row.id, {"next_notice_at": upcoming[0].at})
+        store_clocks.update_deadline(conn, row.id, {"next_notice_at": upcoming[0].at})
         return done
 
     def _send(
@@ -266,9 +268,9 @@ class Clocks:
     def acknowledge(self, conn: Any, rows: list[Any], unit: str, now: datetime) -> None:
         """``unit`` took on these clocks' tasks: no more reminders (escalation still comes)."""
         for d in rows:
-            sent = store.notice_keys(conn, d.id)
+            sent = store_clocks.notice_keys(conn, d.id)
             upcoming = notices(_Row({**d._mapping, "acknowledged_at": now}), sent, self.policy)
-            store.update_deadline(
+            store_clocks.update_deadline(
                 conn,
                 d.id,
                 {"acknowledged_at": now, "acknowledged_by": unit, "next_notice_at": upcoming[0].at},

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import history, store
+from . import history, store_outbox
 from . import models as m
 from .errors import DeliveryConfigError
 from .i18n import _
@@ -102,7 +102,9 @@ class Dispatcher:
         token = uuid.uuid4().hex
         lease_until = now + timedelta(seconds=self.policy.lease)
         with self.store.writing() as conn:
-            rows = store.claim_due(conn, now=now, lease_until=lease_until, token=token, limit=limit)
+            rows = store_outbox.claim_due(
+                conn, now=now, lease_until=lease_until, token=token, limit=limit
+            )
         return [Claim(row, token, lease_until) for row in rows]
 
     def _settle(self, outcomes: list[tuple[Claim, Result]], report: Report) -> None:
@@ -128,10 +130,10 @@ class Dispatcher:
             plain.setdefault(claim.token, []).append(entry)
         with self.store.writing() as conn:
             for token, entries in plain.items():
-                store.settle(conn, token, entries)
+                store_outbox.settle(conn, token, entries)
             for claim, result in dead:
                 row = claim.row
-                held = store.settle(
+                held = store_outbox.settle(
                     conn,
                     claim.token,
                     [{"id": row.id, "status": m.DEAD, "next": now, "reply": result.reply}],

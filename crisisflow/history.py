@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import audit, store
+from . import audit, store_incidents
 from . import models as m
 from .errors import ConflictError
 from .i18n import _
@@ -66,11 +66,11 @@ def append(
         **fields,
     )
     values = {"head_hash": event["hash"], "updated_at": at}
-    if not store.update_incident(conn, incident_id, row.version, values):
+    if not store_incidents.update_incident(conn, incident_id, row.version, values):
         raise ConflictError(
             _("{ref} changed while its history was written; try again").format(ref=row.ref)
         )
-    store.insert_event(conn, event)
+    store_incidents.insert_event(conn, event)
     return event
 
 
@@ -78,11 +78,11 @@ def commit_event(conn: Connection, row: Any, event: dict[str, Any], **values: An
     """Write ``event`` and the incident's new head (and ``values``), only if nobody changed
     the incident since ``row`` was read (optimistic lock); return the event's id."""
     values = {"head_hash": event["hash"], "updated_at": event["at"], **values}
-    if not store.update_incident(conn, row.id, row.version, values):
+    if not store_incidents.update_incident(conn, row.id, row.version, values):
         raise ConflictError(
             _(
                 "{ref} was changed by someone else while you worked; nothing was done, "
                 "check `crisisflow show {ref}` and try again"
             ).format(ref=row.ref)
         )
-    return store.insert_event(conn, event)
+    return store_incidents.insert_event(conn, event)

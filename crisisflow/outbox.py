@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import store
+from . import store_outbox
 
 
 def rows(
@@ -41,4 +41,4 @@ def queue(
     event_id: int | None = None,
 ) -> None:
     """Insert ``mails`` as pending rows, inside the caller's transaction."""
-    store.insert_outbox(conn, rows(mails, incident_id, event_id, key, now))
+    store_outbox.insert_outbox(conn, rows(mails, incident_id, event_id, key, now))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import authority, store
+from . import authority, store_statements
 from .errors import InvalidInput, NotFoundError, TransitionRefused
 from .i18n import _
 from .policy import Policy
@@ -138,7 +138,9 @@ def add_version(
         "author": author,
         "created_at": now,
     }
-    return store.add_statement_version(conn, incident_id, kind, values, corrects_id=corrects_id)
+    return store_statements.add_statement_version(
+        conn, incident_id, kind, values, corrects_id=corrects_id
+    )
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def apply(
     sent: list[str] = []
     if act.action == "published" and _check_publishable(conn, statement, act, policy):
         sent = press(statement)
-    store.add_statement_action(
+    store_statements.add_statement_action(
         conn,
         {
             "statement_id": statement.id,
@@ -257,5 +259,5 @@ def corrected(conn: Any, statement: Statement) -> Statement | None:
     """The published statement that ``statement`` corrects, if it is a correction."""
     if statement.corrects_id is None:
         return None
-    records = store.statement_records(conn, statement.incident_id)
+    records = store_statements.statement_records(conn, statement.incident_id)
     return next((s for s in assemble(*records).values() if s.id == statement.corrects_id), None)

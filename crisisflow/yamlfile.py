@@ -106,4 +106,3 @@ def read(path: Path) -> tuple[str, Any, Problem | None]:
         return "", None, Problem(str(path), 1, _("cannot read: {error}").format(error=exc.strerror))
     data, problem = parse(text, str(path))
     return text, data, problem
-

@@ -34,7 +34,8 @@ from aiosmtpd.controller import Controller
 from crisisflow import mail
 from crisisflow import models as m
 from crisisflow.mailbox import free_port
-from crisisflow.store import Store, insert_outbox, outbox_counts
+from crisisflow.store import Store
+from crisisflow.store_outbox import insert_outbox, outbox_counts
 
 SENDER = mail.address("UBND huyện Vĩnh Linh", "crisisflow@vinhlinh.example")
 SUBJECT = "[VL-2026-014] Thông báo khẩn: sạt lở bờ kè Cửa Tùng, đề nghị phối hợp ứng phó"

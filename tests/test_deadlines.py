@@ -17,6 +17,7 @@ from crisisflow import models, rules
 from crisisflow.app import App
 from crisisflow.cli import cli
 from crisisflow.config import load_settings, shipped
+from crisisflow.errors import AuditBroken
 
 from .conftest import FakeClock
 
@@ -220,6 +221,7 @@ def test_audit_verify_finds_a_changed_or_removed_event(app: App) -> None:
         conn.execute(events.update().where(events.c.seq == 2).values(actor="someone-else"))
     result = runner.invoke(cli, ["audit", "verify", ref], env=env)
     assert result.exit_code == 13 and "BROKEN at event 2" in result.stdout
+    assert "does not verify" in result.stderr
     other = at_verifying(app)
     app.incidents.note(other, "Ghi chú sẽ bị xóa lén.", actor=app.identify())
     with app.store.writing() as conn:
@@ -227,4 +229,6 @@ def test_audit_verify_finds_a_changed_or_removed_event(app: App) -> None:
             sa.select(models.incidents.c.id).where(models.incidents.c.ref == other)
         ).scalar()
         conn.execute(events.delete().where(events.c.incident_id == incident, events.c.seq == 4))
-    assert app.records.audit(other)[0]["broken_at"] == 4
+    with pytest.raises(AuditBroken, match=other) as broken:
+        app.records.audit(other)
+    assert broken.value.results[0]["broken_at"] == 4

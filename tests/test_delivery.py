@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from crisisflow import models, store
+from crisisflow import models, store, store_outbox
 from crisisflow.app import App
 from crisisflow.cli import cli
 from crisisflow.config import load_settings
-from crisisflow.errors import DeliveryConfigError
+from crisisflow.errors import DeliveryConfigError, UndeliverableMail
 
 from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
 from .smtp_servers import Recorder, busy_server, refusing_credentials, smtp_server
@@ -125,7 +125,9 @@ def test_550_for_one_recipient_is_dead_shown_and_can_be_retried(
     with smtp_server(recorder) as port:
         app = app_on(workspace, clock, port)
         ref = queue_some_mail(app)
-        report = app.delivery.dispatch()
+        with pytest.raises(UndeliverableMail, match="1 message could not be delivered") as failed:
+            app.delivery.dispatch()
+    report = failed.value.report
     assert report.sent == 1 and [d["to"] for d in report.dead] == ["cuatung@vinhlinh.example"]
     data = app.records.show(ref)
     assert data["undeliverable"] == 1
@@ -206,8 +208,12 @@ def test_a_message_failing_every_time_ends_dead_after_max_attempts(
     with busy_server() as port:
         app = app_on(workspace, clock, port, max_attempts=3)
         ref = queue_some_mail(app)
-        for _ in range(3):
-            app.delivery.dispatch()
+        for attempt in range(1, 4):
+            if attempt < 3:
+                assert app.delivery.dispatch().retried == 2
+            else:  # the last attempt declares them dead
+                with pytest.raises(UndeliverableMail):
+                    app.delivery.dispatch()
             clock.advance(hours=2)
     assert {(r.status, r.attempts) for r in outbox(app)} == {("dead", 3)}
     assert app.records.show(ref)["undeliverable"] == 2
@@ -225,6 +231,7 @@ def test_cli_dispatch_reports_undeliverable_mail_with_its_exit_code(
         result = CliRunner().invoke(cli, ["dispatch"], env=env)
     assert result.exit_code == 12
     assert "UNDELIVERABLE" in result.stdout and "550 5.7.1 Rejected" in result.stdout
+    assert "1 message could not be delivered" in result.stderr
     app.close()
 
 
@@ -235,13 +242,16 @@ def test_expired_claims_return_to_the_queue_and_late_results_are_ignored(
     queue_some_mail(app)
     lease = clock.now + timedelta(seconds=60)
     with app.store.writing() as conn:
-        first = store.claim_due(conn, now=clock.now, lease_until=lease, token="a", limit=10)
-        assert store.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10) == []
+        first = store_outbox.claim_due(conn, now=clock.now, lease_until=lease, token="a", limit=10)
+        assert (
+            store_outbox.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10)
+            == []
+        )
     clock.advance(seconds=61)  # dispatcher "a" crashed
     with app.store.writing() as conn:
-        second = store.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10)
+        second = store_outbox.claim_due(conn, now=clock.now, lease_until=lease, token="b", limit=10)
         late = [{"id": r.id, "status": "sent", "next": clock.now} for r in first]
-        assert store.settle(conn, "a", late) == 0
+        assert store_outbox.settle(conn, "a", late) == 0
     assert [r.id for r in second] == [r.id for r in first]
     assert {r.attempts for r in second} == {2}
     app.close()
@@ -278,7 +288,7 @@ def test_two_dispatchers_never_claim_the_same_row(workspace: Path, clock: FakeCl
         start.wait()
         while True:
             with database.writing() as conn:
-                rows = store.claim_due(
+                rows = store_outbox.claim_due(
                     conn,
                     now=clock.now,
                     lease_until=clock.now + timedelta(minutes=5),

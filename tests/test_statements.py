@@ -55,7 +55,7 @@ def test_approval_binds_to_the_text_and_an_edit_voids_it(app: App, ref: str) -> 
 def test_only_an_approver_may_approve(app: App, ref: str) -> None:
     before = snapshot(app)
     for person in ("truc-ban", "pho-chu-tich", None):
-        with pytest.raises(TransitionRefused, match="only an approver"):
+        with pytest.raises(TransitionRefused, match="only the approver"):
             app.statements.approve(ref, "initial_info", actor=app.identify(person))
     assert snapshot(app) == before
 
@@ -70,7 +70,7 @@ def test_authorised_vice_chairman_may_approve_until_it_expires(
     document = app.statements.show(ref, "authorisation")
     assert "Trần Thị Bình" in document["text"]
     clock.advance(hours=4)  # 12:00 local is 05:00 UTC; the clock is now 05:00 UTC: expired
-    with pytest.raises(TransitionRefused, match="only an approver"):
+    with pytest.raises(TransitionRefused, match="only the approver"):
         app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))
     clock.advance(hours=-1)
     assert app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))[

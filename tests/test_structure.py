@@ -1,141 +1,174 @@
-"""The import rules of the architecture (design.md, 'Modules'), checked on the source with ast.
-
-Arrows point inward: pure modules (playbook, machine, render) never reach the database or the
-network, storage never reaches the CLI, and the CLI never touches SQLAlchemy itself.
-"""
+"""The architecture, checked on the source with ast against the layer table that the README
+keeps under "Architecture": calls only go down, nothing reaches what its layer may not, no
+import circle anywhere, and modules and functions stay small."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "crisisflow"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "crisisflow"
+MAX_MODULE_LINES = 420
+MAX_FUNCTION_LINES = 65
 
-# module → the crisisflow modules it may import.
-ALLOWED: dict[str, set[str]] = {
-    "errors": set(),
-    "i18n": set(),
-    "audit": set(),
-    "config": {"errors", "i18n"},
-    "yamlfile": {"errors", "i18n"},
-    "playbook": {"errors", "i18n", "yamlfile", "lint"},
-    "lint": {"errors", "i18n", "playbook"},
-    "directory": {"errors", "i18n", "yamlfile"},
-    "facts": {"errors", "i18n", "directory", "playbook"},
-    "machine": {"errors", "i18n", "playbook"},
-    "render": {"errors", "i18n"},
-    "mail": {"errors", "i18n"},
-    "smtp": {"i18n"},
-    "mailbox": {"errors", "i18n"},
-    "history": {"errors", "i18n", "audit", "store", "models"},
-    "dispatch": {"errors", "i18n", "history", "store", "models", "smtp"},
-    "export": {"errors", "i18n"},
-    "rules": {"errors", "i18n", "yamlfile"},
-    "deadlines": {"errors", "i18n", "history", "store", "rules", "app", "playbook"},
-    "reports": {"errors", "i18n", "models", "app", "export"},
-    "delivery": {"errors", "i18n", "store", "app", "dispatch", "smtp", "mailbox"},
-    "statements": {"errors", "i18n", "history", "store", "facts", "export", "app"},
-    "drafting": {"errors", "i18n", "mail", "directory", "machine", "playbook", "render"},
-    "models": set(),
-    "store": {"errors", "i18n", "models"},
-    "workspace": {"errors", "i18n", "config", "store"},
-    "app": {
-        "delivery",
-        "deadlines",
-        "rules",
-        "statements",
-        "dispatch",
-        "mailbox",
-        "history",
-        "smtp",
-        "drafting",
-        "errors",
-        "i18n",
-        "config",
-        "playbook",
-        "lint",
-        "directory",
-        "facts",
-        "machine",
-        "render",
-        "mail",
-        "models",
-        "store",
-        "audit",
-        "yamlfile",
-    },
-    "views": {"i18n", "playbook", "app", "dispatch", "mailbox"},  # types only
-    "demo": {"i18n", "app", "config", "mailbox", "views", "workspace"},
-    "cli": {
-        "errors",
-        "i18n",
-        "app",
-        "config",
-        "workspace",
-        "cli_delivery",
-        "cli_incidents",
-        "cli_statements",
-    },
-    "cli_incidents": {"cli", "errors", "i18n", "app", "views", "demo", "deadlines"},
-    "cli_statements": {"cli", "errors", "i18n", "app", "views"},
-    "cli_delivery": {"cli", "errors", "i18n", "app", "views", "deadlines", "reports"},
-    "__init__": set(),
-    "__main__": {"cli"},
-}
 
-# Third-party packages a module may not import at all.
-FORBIDDEN: dict[str, set[str]] = {
-    "playbook": {"sqlalchemy", "alembic", "aiosmtplib", "smtplib", "socket", "jinja2"},
-    "lint": {"sqlalchemy", "alembic", "aiosmtplib", "smtplib", "socket", "jinja2"},
-    "machine": {"sqlalchemy", "alembic", "aiosmtplib", "smtplib", "socket", "jinja2"},
-    "render": {"sqlalchemy", "alembic", "aiosmtplib", "smtplib", "socket"},
-    "directory": {"sqlalchemy", "aiosmtplib", "jinja2", "transitions"},
-    "cli": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
-    "cli_incidents": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
-    "cli_statements": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
-    "cli_delivery": {"sqlalchemy", "alembic", "jinja2", "transitions", "yaml", "aiosmtplib"},
-    "views": {"sqlalchemy", "jinja2", "transitions", "aiosmtplib"},
+def module_name(path: Path) -> str:
+    """``crisisflow/app/incidents.py`` → ``app.incidents``; ``crisisflow/app/__init__.py`` →
+    ``app``."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {
+    module_name(p): p
+    for p in sorted(PACKAGE.rglob("*.py"))
+    if "migrations" not in p.relative_to(PACKAGE).parts
 }
 
 
-def imports_of(path: Path) -> tuple[set[str], set[str]]:
-    """(crisisflow modules, top-level foreign packages) imported anywhere in the file."""
-    own, foreign = set(), set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+@cache
+def layers() -> list[tuple[str, set[str], set[str], set[str]]]:
+    """(layer, modules, may not import, may not reach) from the README's table, bottom first."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Architecture", 1)[1].split("\n\n| module |", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in ("layer", "---"):
+            continue
+        names = [set(re.findall(r"`([\w.]+)`", cell)) for cell in cells[1:]]
+        rows.append((cells[0], *names))
+    assert [r[0] for r in rows] == ["base", "pure", "infrastructure", "use cases", "front ends"]
+    return rows
+
+
+def layer_of(module: str) -> int:
+    top = module.split(".")[0] if module.startswith("app.") else module
+    found = [i for i, (_name, members, *_rest) in enumerate(layers()) if top in members]
+    assert len(found) == 1, f"{module} must stand in exactly one layer of the README's table"
+    return found[0]
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """The crisisflow modules one ``from … import …`` names."""
+    if node.level:
+        package = module.split(".")
+        if MODULES[module].name != "__init__.py":
+            package = package[:-1]
+        package = package[: len(package) - node.level + 1]
+        prefix = ".".join([*package, *(node.module.split(".") if node.module else [])])
+    elif node.module and node.module.split(".")[0] == "crisisflow":
+        prefix = ".".join(node.module.split(".")[1:])
+    else:
+        return []
+    found = []
+    for alias in node.names:
+        candidate = f"{prefix}.{alias.name}" if prefix else alias.name
+        found.append(candidate if candidate in MODULES else prefix or "__init__")
+    return [f for f in found if f in MODULES]
+
+
+@cache
+def imports(module: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(crisisflow modules, foreign top-level packages) the module imports at run time."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    skipped = {id(n) for t in ast.walk(tree) if _type_checking_only(t) for n in ast.walk(t)}
+    own: set[str] = set()
+    foreign: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: `from . import x` or `from .x import y`
-                if node.module:
-                    own.add(node.module.split(".")[0])
-                else:
-                    own.update(alias.name for alias in node.names)
-            elif node.module and node.module.split(".")[0] == "crisisflow":
-                parts = node.module.split(".")
-                own.add(parts[1] if len(parts) > 1 else node.names[0].name)
-            elif node.module:
+            named = _resolve(module, node)
+            own.update(named)
+            if not named and not node.level and node.module:
                 foreign.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
-            foreign.update(alias.name.split(".")[0] for alias in node.names)
-    return own, foreign
-
-
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
-
-
-def test_every_module_is_in_the_table() -> None:
-    assert set(MODULES) == set(ALLOWED), "add new modules to ALLOWED (and to the README)"
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_module_imports_follow_the_architecture(module: str) -> None:
-    own, foreign = imports_of(PACKAGE / f"{module}.py")
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top == "crisisflow":
+                    own.add(".".join(alias.name.split(".")[1:]) or "__init__")
+                else:
+                    foreign.add(top)
     own.discard(module)
-    assert own <= ALLOWED[module], f"{module} imports {sorted(own - ALLOWED[module])}"
-    bad = foreign & FORBIDDEN.get(module, set())
-    assert not bad, f"{module} imports {sorted(bad)}"
+    return frozenset(own), frozenset(foreign)
+
+
+def reach(module: str) -> tuple[set[str], set[str]]:
+    """Every crisisflow module and foreign package ``module`` reaches, directly or not."""
+    seen: set[str] = set()
+    foreign: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        own, outside = imports(current)
+        foreign |= outside
+        for name in own - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen, foreign
+
+
+def test_every_module_stands_in_one_layer() -> None:
+    for module in MODULES:
+        layer_of(module)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_calls_only_go_down(module: str) -> None:
+    own, foreign = imports(module)
+    mine = layer_of(module)
+    upward = sorted(m for m in own if layer_of(m) > mine)
+    assert not upward, f"{module} ({layers()[mine][0]}) imports a higher layer: {upward}"
+    forbidden = foreign & layers()[mine][2]
+    assert not forbidden, f"{module} imports {sorted(forbidden)}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_nothing_reaches_what_its_layer_may_not(module: str) -> None:
+    modules, foreign = reach(module)
+    _name, _members, _direct, unreachable = layers()[layer_of(module)]
+    assert not foreign & unreachable, f"{module} reaches {sorted(foreign & unreachable)}"
+    if layer_of(module) <= 1:  # the pure layers never reach the store, directly or not
+        assert not modules & {"store", "models"}, f"{module} reaches the store"
+
+
+def test_no_import_circle() -> None:
+    for module in MODULES:
+        modules, _foreign = reach(module)
+        assert module not in modules, f"{module} imports itself through a circle"
+
+
+def test_the_checks_above_can_fail() -> None:
+    """The table and the reader are not vacuous: the use cases reach SQLAlchemy, the CLI
+    reaches the use cases, and a pure module's closure is not empty."""
+    assert "sqlalchemy" in reach("app.incidents")[1]
+    assert "app" in reach("cli")[0]
+    assert {"playbook", "errors"} <= reach("machine")[0]
+    assert layer_of("store") > layer_of("playbook")
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_and_functions_stay_small(module: str) -> None:
+    source = MODULES[module].read_text(encoding="utf-8")
+    assert source.count("\n") <= MAX_MODULE_LINES, f"{module} has grown past ~400 lines: split it"
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            assert length <= MAX_FUNCTION_LINES, f"{module}.{node.name} is {length} lines long"
 
 
 def test_help_imports_no_database_template_or_mail_library() -> None:

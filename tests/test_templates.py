@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 import crisisflow.store
+import crisisflow.store_incidents
 from crisisflow.app import App
 from crisisflow.config import shipped
 from crisisflow.drafting import view_of
@@ -36,7 +37,7 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ).ref
     walk(app, ref, MEDIA_CRISIS_PATH)
     with app.store.reading() as conn:
-        row = crisisflow.store.incident_by_ref(conn, ref)
+        row = crisisflow.store_incidents.incident_by_ref(conn, ref)
         incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
     now = app.clock()
     context = app.drafter.context(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import history, store
+from .. import history, store_clocks, store_incidents
 from ..actor import Actor
 from ..deadlines import RUNNING
 from ..drafting import IncidentView, view_of
@@ -22,7 +22,7 @@ class ClockCases:
         self.app = app
 
     def _incident(self, conn: Any, incident_id: int) -> IncidentView:
-        row = store.incident_by_id(conn, incident_id)
+        row = store_incidents.incident_by_id(conn, incident_id)
         return view_of(row, self.app.catalogue.pinned(conn, row.playbook_hash))
 
     def tick(self, limit: int = 500) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ class ClockCases:
         keeper, drafter = app.clock_keeper, app.drafter  # loaded before any transaction
         now = app.clock()
         with app.store.reading() as conn:
-            due_ids = store.deadlines_due(conn, now, limit)
+            due_ids = store_clocks.deadlines_due(conn, now, limit)
         sent: list[dict[str, Any]] = []
         for deadline_id in due_ids:
             try:
@@ -59,7 +59,7 @@ class ClockCases:
             incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
             owned = [
                 d
-                for d in store.deadlines_of(conn, row.id)
+                for d in store_clocks.deadlines_of(conn, row.id)
                 if d.status == RUNNING
                 and d.acknowledged_at is None
                 and d.owner

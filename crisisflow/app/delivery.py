@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import store
+from .. import store_outbox
 from ..errors import NotFoundError, UndeliverableMail
 from ..i18n import _, ngettext
 
@@ -102,7 +102,7 @@ class Delivery:
         self, *, status: str | None = None, ref: str | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
         with self.app.store.reading() as conn:
-            rows = store.outbox_rows(
+            rows = store_outbox.outbox_rows(
                 conn, status=status, ref=ref.strip().upper() if ref else None, limit=limit
             )
         return [
@@ -126,7 +126,7 @@ class Delivery:
     def retry(self, ids: list[int] | None) -> list[int]:
         """Put dead messages (these ids, or every dead one) back in the queue."""
         with self.app.store.writing() as conn:
-            requeued = store.requeue(conn, ids=ids, now=self.app.clock())
+            requeued = store_outbox.requeue(conn, ids=ids, now=self.app.clock())
             missing = sorted(set(ids or ()) - set(requeued))
             if missing:  # raised inside the transaction: nothing is requeued
                 raise NotFoundError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, outbox, store
+from .. import authority, outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import IncidentView, Rendered
@@ -71,16 +71,20 @@ class Writer:
             return Known()
         statements: dict[str, stmts.Statement] = {}
         for kind in sorted(_named_statements(playbook, transition)):
-            found = stmts.assemble(*store.statement_current(conn, row.id, kind)).get(kind)
+            found = stmts.assemble(*store_statements.statement_current(conn, row.id, kind)).get(
+                kind
+            )
             if found is not None:
                 statements[kind] = found
         kinds = frozenset(statements)
         if any(g.kind == "has_statement" for g in transition.guards):
-            kinds = store.statement_kinds(conn, row.id)
+            kinds = store_statements.statement_kinds(conn, row.id)
         authorised = False
         if statements or any(g.kind == "actor_is" for g in transition.guards):
             authorised = authority.holds_authorisation(
-                store.authorisations_of(conn, row.id), self.actor.person, self.app.clock()
+                store_statements.authorisations_of(conn, row.id),
+                self.actor.person,
+                self.app.clock(),
             )
         roles = authority.roles_of(
             self.actor.person,
@@ -119,7 +123,7 @@ class Writer:
         for effect in model.effects:
             if isinstance(effect, Draft):
                 draft = next(drafts)
-                if effect.kind in statements or store.statement_exists(
+                if effect.kind in statements or store_statements.statement_exists(
                     conn, incident_id, draft["kind"]
                 ):
                     continue  # drafted once; from then on staff edit the text they have

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import audit, history, machine, store
+from .. import audit, history, machine, store_incidents
 from .. import facts as factlib
 from ..actor import Actor
 from ..drafting import IncidentView, stamps_from_json
@@ -111,10 +111,10 @@ class IncidentCases:
                     **rendered.summary(),
                 },
             )
-            event["incident_id"] = incident_id = store.insert_incident(
+            event["incident_id"] = incident_id = store_incidents.insert_incident(
                 conn, self._incident_values(incident, model, event, now)
             )
-            event_id = store.insert_event(conn, event)
+            event_id = store_incidents.insert_event(conn, event)
             outcome = Outcome(model.ref, None, model.state)
             writer.write(conn, incident, incident_id, event, event_id, rendered, model, outcome, {})
             outcome.clocks = app.clock_keeper.on_enter(
@@ -136,7 +136,7 @@ class IncidentCases:
         return stamps
 
     def _new_reference(self, conn: Any, playbook: Playbook, now: datetime) -> str:
-        store.pin_playbook(
+        store_incidents.pin_playbook(
             conn,
             hash=playbook.source_hash,
             playbook_id=playbook.id,
@@ -147,7 +147,7 @@ class IncidentCases:
             now=now,
         )
         year = now.astimezone(self.app.tz).year
-        number = store.next_reference_number(conn, playbook.reference_prefix, year)
+        number = store_incidents.next_reference_number(conn, playbook.reference_prefix, year)
         return f"{playbook.reference_prefix}-{year}-{number:04d}"
 
     @staticmethod

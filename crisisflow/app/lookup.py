@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import history, store
+from .. import history, store_incidents
 from ..errors import NotFoundError
 from ..i18n import _
 from ..playbook import Playbook
 
 
 def incident_row(conn: Any, ref: str) -> Any:
-    row = store.incident_by_ref(conn, ref.strip().upper())
+    row = store_incidents.incident_by_ref(conn, ref.strip().upper())
     if row is None:
         raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
     return row

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import audit, store
+from .. import audit, store_clocks, store_incidents, store_outbox, store_statements
 from ..deadlines import Clocks
 from ..errors import AuditBroken
 from ..i18n import _
@@ -29,10 +29,10 @@ class Records:
         with self.app.store.reading() as conn:
             row = incident_row(conn, ref)
             playbook = self.app.catalogue.pinned(conn, row.playbook_hash)
-            events = store.events_of(conn, row.id)
-            statement_rows = store.statements_of(conn, row.id)
-            messages = store.messages_of(conn, row.id)
-            clocks = store.deadlines_of(conn, row.id)
+            events = store_incidents.events_of(conn, row.id)
+            statement_rows = store_statements.statements_of(conn, row.id)
+            messages = store_outbox.messages_of(conn, row.id)
+            clocks = store_clocks.deadlines_of(conn, row.id)
         state = playbook.states[row.state]
         return {
             "ref": row.ref,
@@ -66,7 +66,7 @@ class Records:
         ``within`` from now, soonest first."""
         now = self.app.clock()
         with self.app.store.reading() as conn:
-            rows = store.running_due_before(conn, now + (within or timedelta(0)), limit)
+            rows = store_clocks.running_due_before(conn, now + (within or timedelta(0)), limit)
         return [
             {
                 "ref": r.ref,
@@ -85,11 +85,11 @@ class Records:
         """Recompute every incident's (or one incident's) hash chain; name the first broken
         link of each."""
         with self.app.store.reading() as conn:
-            refs = [ref.strip().upper()] if ref else store.all_refs(conn)
+            refs = [ref.strip().upper()] if ref else store_incidents.all_refs(conn)
             results = []
             for each in refs:
                 row = incident_row(conn, each)
-                events = [e._mapping for e in store.events_of(conn, row.id)]
+                events = [e._mapping for e in store_incidents.events_of(conn, row.id)]
                 broken = audit.first_broken(row.ref, events)
                 if broken is None and events and events[-1]["hash"] != row.head_hash:
                     broken = int(events[-1]["seq"]) + 1  # the newest event was removed
@@ -108,7 +108,7 @@ class Records:
         self, *, state: str | None = None, include_closed: bool = False, limit: int = 200
     ) -> list[dict[str, Any]]:
         with self.app.store.reading() as conn:
-            rows = store.list_incidents(
+            rows = store_incidents.list_incidents(
                 conn, state=state, include_closed=include_closed, limit=limit
             )
         return [

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import report_queries
+from .. import store_reports
 from ..errors import InvalidInput
 from ..i18n import _
 
@@ -39,7 +39,7 @@ class Reports:
         start, end = self.yearly_window(year)
         kinds = self.app.rule_pack.yearly_report
         with self.app.store.reading() as conn:
-            counts = report_queries.yearly_counts(conn, start, end, kinds)
+            counts = store_reports.yearly_counts(conn, start, end, kinds)
         return {
             "year": year,
             "window_start": start,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, history, store
+from .. import authority, history, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import view_of
@@ -51,7 +51,7 @@ class StatementCases:
     def _load(self, ref: str) -> tuple[Any, dict[str, stmts.Statement]]:
         with self.app.store.reading() as conn:
             row = incident_row(conn, ref)
-            statements = stmts.assemble(*store.statement_records(conn, row.id))
+            statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
         return row, statements
 
     @staticmethod
@@ -128,9 +128,9 @@ class StatementCases:
         with app.store.reading() as conn:
             row = incident_row(conn, ref)
             playbook = app.catalogue.pinned(conn, row.playbook_hash)
-            statements = stmts.assemble(*store.statement_records(conn, row.id))
+            statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
             authorised = authority.holds_authorisation(
-                store.authorisations_of(conn, row.id), actor.person, now
+                store_statements.authorisations_of(conn, row.id), actor.person, now
             )
         roles = authority.roles_of(
             actor.person, playbook, row.facts, app.directory.roles_of(actor.person), authorised
@@ -275,7 +275,7 @@ class StatementCases:
                 raise InvalidInput(_("{person} already holds the role").format(person=grantee.id))
             if valid_until <= s.now:
                 raise InvalidInput(_("--until must be in the future"))
-            store.add_authorisation(
+            store_statements.add_authorisation(
                 conn,
                 {
                     "incident_id": s.row.id,

@@ -1,0 +1,152 @@
+"""Incident rows: pinned playbooks, references, the optimistic update, events, lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from . import models as m
+
+
+def pin_playbook(
+    conn: Connection,
+    *,
+    hash: str,
+    playbook_id: str,
+    version: int,
+    filename: str,
+    source: str,
+    compiled: str,
+    now: datetime,
+) -> None:
+    exists = conn.execute(
+        sa.select(m.playbook_versions.c.hash).where(m.playbook_versions.c.hash == hash)
+    ).first()
+    if exists is None:
+        conn.execute(
+            m.playbook_versions.insert().values(
+                hash=hash,
+                playbook_id=playbook_id,
+                version=version,
+                filename=filename,
+                source=source,
+                compiled=compiled,
+                created_at=now,
+            )
+        )
+
+
+def pinned_playbook(conn: Connection, hash: str) -> Row[Any] | None:
+    return conn.execute(
+        sa.select(m.playbook_versions).where(m.playbook_versions.c.hash == hash)
+    ).first()
+
+
+def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
+    counters = m.reference_counters
+    bumped = conn.execute(
+        counters.update()
+        .where(counters.c.prefix == prefix, counters.c.year == year)
+        .values(last=counters.c.last + 1)
+        .returning(counters.c.last)
+    ).scalar()
+    if bumped is not None:
+        return int(bumped)
+    conn.execute(counters.insert().values(prefix=prefix, year=year, last=1))
+    return 1
+
+
+_BY_REF = sa.select(m.incidents).where(m.incidents.c.ref == sa.bindparam("ref"))
+
+
+def incident_by_ref(conn: Connection, ref: str) -> Any:
+    return conn.execute(_BY_REF, {"ref": ref}).first()
+
+
+def incident_by_id(conn: Connection, incident_id: int) -> Any:
+    return conn.execute(sa.select(m.incidents).where(m.incidents.c.id == incident_id)).one()
+
+
+def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(m.incidents.insert(), values).inserted_primary_key[0])  # type: ignore[index]
+
+
+@lru_cache(maxsize=64)
+def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> Any:
+    """UPDATE table SET columns WHERE id = :_id, built once per set of columns."""
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("_id"))
+        .values(**{k: sa.bindparam("v_" + k) for k in columns})
+    )
+
+
+def update_by_id(conn: Connection, table: sa.Table, row_id: int, values: dict[str, Any]) -> None:
+    statement = _update_statement(table, tuple(sorted(values)))
+    conn.execute(statement, {"_id": row_id, **{"v_" + k: v for k, v in values.items()}})
+
+
+@lru_cache(maxsize=64)
+def _versioned_update(columns: tuple[str, ...]) -> Any:
+    inc = m.incidents
+    return (
+        inc.update()
+        .where(inc.c.id == sa.bindparam("_id"), inc.c.version == sa.bindparam("_expected"))
+        .values(version=sa.bindparam("_new"), **{k: sa.bindparam("v_" + k) for k in columns})
+    )
+
+
+def update_incident(
+    conn: Connection, incident_id: int, expected_version: int, values: dict[str, Any]
+) -> bool:
+    """Optimistic lock: write only if nobody changed the incident since it was read."""
+    statement = _versioned_update(tuple(sorted(values)))
+    params = {"_id": incident_id, "_expected": expected_version, "_new": expected_version + 1}
+    params.update({"v_" + k: v for k, v in values.items()})
+    return conn.execute(statement, params).rowcount == 1
+
+
+def insert_event(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(m.events.insert(), values).inserted_primary_key[0])  # type: ignore[index]
+
+
+def events_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    return conn.execute(
+        sa.select(m.events).where(m.events.c.incident_id == incident_id).order_by(m.events.c.seq)
+    ).all()
+
+
+def list_incidents(
+    conn: Connection, *, state: str | None, include_closed: bool, limit: int
+) -> Sequence[Any]:
+    inc, ob = m.incidents, m.outbox
+    undeliverable = (
+        sa.select(sa.func.count())
+        .where(ob.c.incident_id == inc.c.id, ob.c.status == m.DEAD)
+        .scalar_subquery()
+    )
+    query = sa.select(
+        inc.c.ref,
+        inc.c.playbook_id,
+        inc.c.state,
+        inc.c.title,
+        inc.c.opened_at,
+        inc.c.updated_at,
+        inc.c.closed_at,
+        undeliverable.label("undeliverable"),
+    )
+    if state:
+        query = query.where(inc.c.state == state)
+    if not include_closed:
+        query = query.where(inc.c.closed_at.is_(None))
+    return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()
+
+
+def all_refs(conn: Connection) -> list[str]:
+    inc = m.incidents
+    return [str(r) for r in conn.execute(sa.select(inc.c.ref).order_by(inc.c.id)).scalars()]

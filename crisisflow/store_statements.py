@@ -1,0 +1,150 @@
+"""Statement rows: versions, actions, written authorisations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import models as m
+
+
+def add_statement_version(
+    conn: Connection,
+    incident_id: int,
+    kind: str,
+    values: dict[str, Any],
+    corrects_id: int | None = None,
+) -> int:
+    """Add the next numbered version of the incident's statement of ``kind``; return it."""
+    st, sv = m.statements, m.statement_versions
+    sid = conn.execute(
+        sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
+    ).scalar()
+    if sid is None:
+        sid = conn.execute(
+            st.insert(),
+            {
+                "incident_id": incident_id,
+                "kind": kind,
+                "created_at": values["created_at"],
+                "corrects_id": corrects_id,
+            },
+        ).inserted_primary_key[0]  # type: ignore[index]
+        number = 1
+    else:
+        last = conn.execute(sa.select(sa.func.max(sv.c.number)).where(sv.c.statement_id == sid))
+        number = int(last.scalar() or 0) + 1
+    conn.execute(sv.insert(), {**values, "statement_id": sid, "number": number})
+    return number
+
+
+def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    st, sv = m.statements, m.statement_versions
+    return conn.execute(
+        sa.select(
+            st.c.kind,
+            sv.c.number,
+            sv.c.title,
+            sv.c.text,
+            sv.c.text_hash,
+            sv.c.template,
+            sv.c.lang,
+            sv.c.author,
+            sv.c.created_at,
+        )
+        .join(sv, sv.c.statement_id == st.c.id)
+        .where(st.c.incident_id == incident_id)
+        .order_by(st.c.id, sv.c.number)
+    ).all()
+
+
+_STATEMENT_ID = sa.select(m.statements.c.id).where(
+    m.statements.c.incident_id == sa.bindparam("incident_id"),
+    m.statements.c.kind == sa.bindparam("kind"),
+)
+
+
+def statement_exists(conn: Connection, incident_id: int, kind: str) -> bool:
+    params = {"incident_id": incident_id, "kind": kind}
+    return conn.execute(_STATEMENT_ID, params).first() is not None
+
+
+def statement_records(
+    conn: Connection, incident_id: int, kind: str | None = None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """An incident's statements (or its one of ``kind``), their versions and their actions."""
+    st, sv, sa_ = m.statements, m.statement_versions, m.statement_actions
+    query = sa.select(st).where(st.c.incident_id == incident_id)
+    if kind is not None:
+        query = query.where(st.c.kind == kind)
+    heads = conn.execute(query.order_by(st.c.id)).all()
+    ids = [h.id for h in heads]
+    if not ids:
+        return [], [], []
+    versions = conn.execute(
+        sa.select(sv).where(sv.c.statement_id.in_(ids)).order_by(sv.c.statement_id, sv.c.number)
+    ).all()
+    actions = conn.execute(
+        sa.select(sa_).where(sa_.c.statement_id.in_(ids)).order_by(sa_.c.id)
+    ).all()
+    return list(heads), list(versions), list(actions)
+
+
+_CURRENT_VERSION = (
+    sa.select(
+        m.statements.c.id,
+        m.statements.c.incident_id,
+        m.statements.c.kind,
+        m.statements.c.corrects_id,
+        *[c for c in m.statement_versions.c if c.name != "id"],
+    )
+    .join(m.statement_versions, m.statement_versions.c.statement_id == m.statements.c.id)
+    .where(
+        m.statements.c.incident_id == sa.bindparam("incident_id"),
+        m.statements.c.kind == sa.bindparam("kind"),
+    )
+    .order_by(m.statement_versions.c.number.desc())
+    .limit(1)
+)
+_ACTIONS_OF = (
+    sa.select(m.statement_actions)
+    .where(m.statement_actions.c.statement_id == sa.bindparam("statement_id"))
+    .order_by(m.statement_actions.c.id)
+)
+
+
+def statement_current(
+    conn: Connection, incident_id: int, kind: str
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Like statement_records for one statement, with only its current version: what a step
+    that submits, approves or publishes it needs, in two queries."""
+    row = conn.execute(_CURRENT_VERSION, {"incident_id": incident_id, "kind": kind}).first()
+    if row is None:
+        return [], [], []
+    actions = conn.execute(_ACTIONS_OF, {"statement_id": row.statement_id}).all()
+    return [row], [row], list(actions)  # the row holds the statement and its version
+
+
+def add_statement_action(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(m.statement_actions.insert(), values)
+
+
+def authorisations_of(conn: Connection, incident_id: int) -> Sequence[Any]:
+    au = m.authorisations
+    return conn.execute(
+        sa.select(au).where(au.c.incident_id == incident_id).order_by(au.c.id)
+    ).all()
+
+
+def add_authorisation(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(m.authorisations.insert(), values)
+
+
+def statement_kinds(conn: Connection, incident_id: int) -> frozenset[str]:
+    st = m.statements
+    return frozenset(
+        conn.execute(sa.select(st.c.kind).where(st.c.incident_id == incident_id)).scalars()
+    )
