@@ -195,77 +195,7 @@ class Dispatcher:
         skipped: list[datetime],
     ) -> None:
         """Claim and send until nothing is due; note claims left unsent (lease too short)."""
-        # A short queue: claimed rows wait in the producer's hand, at most one claim's worth.
-        queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=len(self.connections))
-        done: list[tuple[Claim, Result]] = []
-        # A claim is sent only while well inside its lease, and results are recorded soon
-        # after: otherwise a slow relay could let a lease run out on a row still queued here,
-        # or sent but not yet recorded, and the row would be claimed and sent again.
-        margin = timedelta(seconds=min(self.policy.lease * 0.25, 10.0))
-        flush_every = margin.total_seconds() / 2
-        finished = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        started, completed = loop.time(), [0]
-
-        def claim_size() -> int:
-            """No more than the relay is seen to take in half a lease (a few at first)."""
-            elapsed = loop.time() - started
-            if not completed[0] or elapsed <= 0:
-                return min(self.policy.batch, 2 * len(self.connections))
-            fit = int(completed[0] / elapsed * self.policy.lease * 0.5)
-            return max(len(self.connections), min(self.policy.batch, fit))
-
-        async def flush() -> None:
-            if done:
-                batch = done[:]
-                done.clear()
-                await self._db(self._settle, batch, report)
-
-        async def flush_regularly() -> None:
-            while not finished.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(finished.wait(), timeout=flush_every)
-                await flush()
-
-        async def produce() -> None:
-            while not stop.is_set() and not config_error:
-                claims = await self._db(self._claim, claim_size())
-                if not claims:
-                    break
-                for claim in claims:
-                    await queue.put(claim)
-            for _sender in self.connections:
-                await queue.put(None)
-
-        async def send(connection: Connection) -> None:
-            while (claim := await queue.get()) is not None:
-                if stop.is_set() or config_error:
-                    done.append(
-                        (claim, Result(Verdict.CONFIG, _("not sent: the dispatcher stopped")))
-                    )
-                    continue
-                if self.clock() >= claim.lease_until - margin:
-                    skipped.append(claim.lease_until)  # leave it to the next claim
-                    continue
-                row = claim.row
-                result = await connection.send(row.sender, row.recipient, row.raw)
-                completed[0] += 1
-                if result.verdict is Verdict.CONFIG:
-                    config_error.append(result)
-                done.append((claim, result))
-                if len(done) >= self.policy.batch:
-                    await flush()
-
-        async def deliver() -> None:
-            try:
-                await asyncio.gather(produce(), *(send(c) for c in self.connections))
-            finally:
-                finished.set()
-
-        try:
-            await asyncio.gather(deliver(), flush_regularly())
-        finally:
-            await flush()
+        await _Round(self, stop, report, config_error, skipped).run()
 
     async def run_forever(
         self,
@@ -293,3 +223,94 @@ class Dispatcher:
             await connection.close()
         await self._db(self.store.dispose)
         self.db.shutdown(wait=True)
+
+
+class _Round:
+    """One round of a dispatcher: a producer claims due rows into a short queue, one sender
+    per connection sends them, and results are recorded in batches and every few seconds.
+
+    A claim is sent only while well inside its lease, and results are recorded soon after:
+    otherwise a slow relay could let a lease run out on a row still queued here, or sent but
+    not yet recorded, and the row would be claimed and sent again."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        stop: asyncio.Event,
+        report: Report,
+        config_error: list[Result],
+        skipped: list[datetime],
+    ) -> None:
+        self.d = dispatcher
+        self.stop, self.report = stop, report
+        self.config_error, self.skipped = config_error, skipped
+        # A short queue: claimed rows wait in the producer's hand, at most one claim's worth.
+        self.queue: asyncio.Queue[Claim | None] = asyncio.Queue(maxsize=len(dispatcher.connections))
+        self.done: list[tuple[Claim, Result]] = []
+        lease = dispatcher.policy.lease
+        self.margin = timedelta(seconds=min(lease * 0.25, 10.0))
+        self.flush_every = self.margin.total_seconds() / 2
+        self.finished = asyncio.Event()
+        self.started = asyncio.get_running_loop().time()
+        self.completed = 0
+
+    async def run(self) -> None:
+        try:
+            await asyncio.gather(self._deliver(), self._flush_regularly())
+        finally:
+            await self._flush()
+
+    def _claim_size(self) -> int:
+        """No more than the relay is seen to take in half a lease (a few at first)."""
+        policy, senders = self.d.policy, len(self.d.connections)
+        elapsed = asyncio.get_running_loop().time() - self.started
+        if not self.completed or elapsed <= 0:
+            return min(policy.batch, 2 * senders)
+        fit = int(self.completed / elapsed * policy.lease * 0.5)
+        return max(senders, min(policy.batch, fit))
+
+    async def _flush(self) -> None:
+        if self.done:
+            batch = self.done[:]
+            self.done.clear()
+            await self.d._db(self.d._settle, batch, self.report)
+
+    async def _flush_regularly(self) -> None:
+        while not self.finished.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.finished.wait(), timeout=self.flush_every)
+            await self._flush()
+
+    async def _produce(self) -> None:
+        while not self.stop.is_set() and not self.config_error:
+            claims = await self.d._db(self.d._claim, self._claim_size())
+            if not claims:
+                break
+            for claim in claims:
+                await self.queue.put(claim)
+        for _sender in self.d.connections:
+            await self.queue.put(None)
+
+    async def _send(self, connection: Connection) -> None:
+        while (claim := await self.queue.get()) is not None:
+            if self.stop.is_set() or self.config_error:
+                stopped = Result(Verdict.CONFIG, _("not sent: the dispatcher stopped"))
+                self.done.append((claim, stopped))
+                continue
+            if self.d.clock() >= claim.lease_until - self.margin:
+                self.skipped.append(claim.lease_until)  # leave it to the next claim
+                continue
+            row = claim.row
+            result = await connection.send(row.sender, row.recipient, row.raw)
+            self.completed += 1
+            if result.verdict is Verdict.CONFIG:
+                self.config_error.append(result)
+            self.done.append((claim, result))
+            if len(self.done) >= self.d.policy.batch:
+                await self._flush()
+
+    async def _deliver(self) -> None:
+        try:
+            await asyncio.gather(self._produce(), *(self._send(c) for c in self.d.connections))
+        finally:
+            self.finished.set()

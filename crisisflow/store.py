@@ -97,8 +97,7 @@ def _sqlite_cause(file: str, exc: BaseException) -> str | None:
     code = str(getattr(getattr(exc, "orig", None), "sqlite_errorname", "") or "")
     if code == "SQLITE_NOTADB":
         return _(
-            "{file} is not an SQLite database; check database_url, or move the file away and "
-            "run `crisisflow db upgrade` to start a new one"
+            "{file} is not an SQLite database; check database_url names the right file"
         ).format(file=file)
     if code.startswith("SQLITE_CORRUPT"):
         return _("{file} is damaged (truncated or corrupt); restore it from a backup").format(

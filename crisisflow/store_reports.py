@@ -17,19 +17,25 @@ def yearly_counts(
     conn: Connection, start: datetime, end: datetime, kinds: YearlyReport
 ) -> dict[str, int]:
     """The counts of the yearly spokesperson report for the window [start, end)."""
-    inc, st, sv, act, dl = (
-        m.incidents,
-        m.statements,
-        m.statement_versions,
-        m.statement_actions,
-        m.deadlines,
-    )
+    return {
+        **_incident_counts(conn, start, end, kinds),
+        **_statement_counts(conn, start, end, kinds),
+    }
+
+
+def _count(conn: Connection, query: Any) -> int:
+    return int(conn.execute(query).scalar() or 0)
+
+
+def _incident_counts(
+    conn: Connection, start: datetime, end: datetime, kinds: YearlyReport
+) -> dict[str, int]:
+    inc, st, act, dl = m.incidents, m.statements, m.statement_actions, m.deadlines
+    opened = sa.and_(inc.c.opened_at >= start, inc.c.opened_at < end)
 
     def count(query: Any) -> int:
-        return int(conn.execute(query).scalar() or 0)
+        return _count(conn, query)
 
-    opened = sa.and_(inc.c.opened_at >= start, inc.c.opened_at < end)
-    published = sa.and_(act.c.action == "published", act.c.at >= start, act.c.at < end)
     return {
         "incidents": count(sa.select(sa.func.count()).select_from(inc).where(opened)),
         "incidents_with_statement": count(
@@ -59,6 +65,19 @@ def yearly_counts(
                 dl.c.status == "met",
             )
         ),
+    }
+
+
+def _statement_counts(
+    conn: Connection, start: datetime, end: datetime, kinds: YearlyReport
+) -> dict[str, int]:
+    st, sv, act = m.statements, m.statement_versions, m.statement_actions
+    published = sa.and_(act.c.action == "published", act.c.at >= start, act.c.at < end)
+
+    def count(query: Any) -> int:
+        return _count(conn, query)
+
+    return {
         "press_conferences": count(
             sa.select(sa.func.count())
             .select_from(act)

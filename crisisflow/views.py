@@ -206,32 +206,9 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
     if data["timestamps"]:
         lines.append(_("Times:"))
         lines += [f"  {k}: {local(v)}" for k, v in data["timestamps"].items()]
-    if data["deadlines"]:
-        lines.append(_("Clocks:"))
-        for d in data["deadlines"]:
-            left = ""
-            if d["seconds_left"] is not None:
-                hours, minutes = divmod(abs(d["seconds_left"]) // 60, 60)
-                span = f"{hours}h{minutes:02d}"
-                left = (_("{span} left") if d["seconds_left"] >= 0 else _("{span} OVERDUE")).format(
-                    span=span
-                )
-            lines.append(
-                f"  {d['clock']:<18} {d['status']:<9} "
-                + _("due {due}").format(due=local(d["due_at"]))
-                + f"  {left}"
-            )
-            lines.append("      " + f"{d['title']} — {d['basis']}")
+    lines += _clock_lines(data["deadlines"], local)
     lines.append(_next_text(data["allowed"], lang))
-    lines.append(_("History:"))
-    for e in data["events"]:
-        what = e["kind"]
-        if e["trigger"]:
-            what = f"{e['trigger']}: {e['from']} → {e['to']}"
-        elif e["kind"] == "opened":
-            what = _("opened → {state}").format(state=e["to"])
-        note = f"  «{' ⏎ '.join(e['note'].splitlines())}»" if e["note"] else ""
-        lines.append(f"  {e['seq']:>3}  {local(e['at'])}  {e['actor']:<16} {what}{note}")
+    lines += _history_lines(data["events"], local)
     if data["statements"]:
         lines.append(_("Statements:"))
         for s in data["statements"]:
@@ -251,6 +228,40 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
         for msg in data["messages"]:
             lines.append(f"  #{msg['id']:<5} {msg['status']:<8} {msg['to']:<34} {msg['subject']}")
     return "\n".join(lines)
+
+
+def _clock_lines(clocks: list[dict[str, Any]], local: Callable[[Any], str]) -> list[str]:
+    if not clocks:
+        return []
+    lines = [_("Clocks:")]
+    for d in clocks:
+        left = ""
+        if d["seconds_left"] is not None:
+            hours, minutes = divmod(abs(d["seconds_left"]) // 60, 60)
+            span = f"{hours}h{minutes:02d}"
+            left = (_("{span} left") if d["seconds_left"] >= 0 else _("{span} OVERDUE")).format(
+                span=span
+            )
+        lines.append(
+            f"  {d['clock']:<18} {d['status']:<9} "
+            + _("due {due}").format(due=local(d["due_at"]))
+            + f"  {left}"
+        )
+        lines.append("      " + f"{d['title']} — {d['basis']}")
+    return lines
+
+
+def _history_lines(events: list[dict[str, Any]], local: Callable[[Any], str]) -> list[str]:
+    lines = [_("History:")]
+    for e in events:
+        what = e["kind"]
+        if e["trigger"]:
+            what = f"{e['trigger']}: {e['from']} → {e['to']}"
+        elif e["kind"] == "opened":
+            what = _("opened → {state}").format(state=e["to"])
+        note = f"  «{' ⏎ '.join(e['note'].splitlines())}»" if e["note"] else ""
+        lines.append(f"  {e['seq']:>3}  {local(e['at'])}  {e['actor']:<16} {what}{note}")
+    return lines
 
 
 def report_data(report: Report) -> dict[str, Any]:

@@ -52,6 +52,30 @@ def clean_note(note: str | None) -> str | None:
     return factlib.clean_text(note, "--note", multiline=True, limit=factlib.MAX_LONGTEXT)
 
 
+def _opening_event(
+    incident: IncidentView, model: machine.IncidentModel, actor: Actor, effects: dict[str, Any]
+) -> dict[str, Any]:
+    """The first event of an incident's history, which starts its hash chain."""
+    playbook = incident.playbook
+    return history.event_row(
+        0,
+        incident.ref,
+        seq=1,
+        prev_hash=audit.GENESIS,
+        at=model.now,
+        actor=actor.person,
+        kind="opened",
+        to_state=model.state,
+        note=model.note,
+        data={
+            "playbook_version": playbook.version,
+            "playbook_hash": playbook.source_hash,
+            "via": actor.via,
+            **effects,
+        },
+    )
+
+
 class IncidentCases:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -94,23 +118,7 @@ class IncidentCases:
                 model.ref, title, playbook, model.state, facts, model.stamps, now
             )
             rendered = writer.render(incident, model, trigger=None)
-            event = history.event_row(
-                0,
-                model.ref,
-                seq=1,
-                prev_hash=audit.GENESIS,
-                at=now,
-                actor=actor.person,
-                kind="opened",
-                to_state=model.state,
-                note=note,
-                data={
-                    "playbook_version": playbook.version,
-                    "playbook_hash": playbook.source_hash,
-                    "via": actor.via,
-                    **rendered.summary(),
-                },
-            )
+            event = _opening_event(incident, model, actor, rendered.summary())
             event["incident_id"] = incident_id = store_incidents.insert_incident(
                 conn, self._incident_values(incident, model, event, now)
             )
