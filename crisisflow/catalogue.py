@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import store_incidents
 from .errors import NotFoundError, PlaybookError, Problem
 from .i18n import _
-from .machine import Machines
 from .playbook import Playbook
 from .playbook_data import build
+
+if TYPE_CHECKING:
+    from .machine import Machines
 
 Exists = Callable[[str], bool]
 
@@ -81,10 +84,16 @@ class Catalogue:
         self.folders = tuple(folders)  # later folders win
         self.template_exists = template_exists
         self.clock_exists = clock_exists
-        self.machines = Machines()
         self._loaded: dict[tuple[str, int, int], Playbook] = {}  # by (path, mtime, size)
         self._pinned: dict[str, Playbook] = {}  # by content hash: immutable
         self._compiled: dict[str, str] = {}  # the pinned JSON form by content hash
+
+    @cached_property
+    def machines(self) -> Machines:
+        """Compiled machines: only commands that fire a trigger load `transitions`."""
+        from .machine import Machines
+
+        return Machines()
 
     def files(self) -> dict[str, Path]:
         """Playbook id (file stem) → file."""

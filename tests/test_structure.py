@@ -5,6 +5,7 @@ import circle anywhere, and modules and functions stay small."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -179,4 +180,25 @@ def test_help_imports_no_database_template_or_mail_library() -> None:
         "'transitions', 'yaml', 'alembic') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "LOADED:"
+
+
+def test_show_imports_no_machine_template_or_yaml_library(tmp_path: Path) -> None:
+    env = {**os.environ, "CRISISFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'show.db'}"}
+    env.pop("CRISISFLOW_HOME", None)
+    workspace = tmp_path / "ws"
+    run = [sys.executable, "-m", "crisisflow", "--workspace", str(workspace)]
+    subprocess.run([*run, "init", str(workspace)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*run, "open", "media-crisis", "--title", "Thử"], env=env, check=True, capture_output=True
+    )
+    code = (
+        "import sys; from crisisflow.cli import cli\n"
+        f"try:\n    cli(['--workspace', {str(workspace)!r}, 'show', 'KC-2026-0001'],"
+        " standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        "print('LOADED:' + ','.join(m for m in ('transitions', 'jinja2', 'yaml', 'aiosmtplib')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "KC-2026-0001" in out.stdout, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "LOADED:"

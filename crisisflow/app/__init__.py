@@ -128,9 +128,16 @@ class App:
     def catalogue(self) -> Catalogue:
         from ..catalogue import Catalogue
 
-        clocks = {r.clock for r in self.rule_pack.rules.values()}
+        def clock_exists(clock: str) -> bool:
+            return any(r.clock == clock for r in self.rule_pack.rules.values())
+
+        def template_exists(name: str) -> bool:
+            return self.renderer.exists(name)
+
+        # Templates and rule packs are read only when a playbook file is loaded: a pinned
+        # playbook (every command on an existing incident) needs neither.
         folders = (shipped("playbooks"), self.workspace / "playbooks")
-        return Catalogue(folders, self.renderer.exists, clocks.__contains__)
+        return Catalogue(folders, template_exists, clock_exists)
 
     @cached_property
     def clock_keeper(self) -> Clocks:
