@@ -1,8 +1,18 @@
-"""The README cannot drift from the code: its generated sections must match."""
+"""The README cannot drift from the code: its generated sections must match, and its command
+examples must run."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +42,182 @@ def test_every_setting_and_command_is_documented() -> None:
 
 
 def test_readme_documents_every_playbook_key() -> None:
-    from crisisflow import playbook
+    from crisisflow import playbook, playbook_data
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     keys = (
-        playbook._TOP_KEYS
-        + playbook._STATE_KEYS
-        + playbook._TRANSITION_KEYS
+        playbook_data._TOP_KEYS
+        + playbook_data._STATE_KEYS
+        + playbook_data._TRANSITION_KEYS
         + playbook.GUARDS
         + playbook.ACTIONS
         + playbook.FACT_TYPES
     )
     missing = [k for k in keys if f"`{k}`" not in text]
     assert not missing, missing
+
+
+# --- the README's command examples, run as written --------------------------------------------
+
+# The README's examples are the fenced lines that start with `crisisflow ` (or `$ crisisflow `):
+# the ```sh blocks, and the "Example:" lines of the generated command reference.
+_PROMPT = re.compile(r"^\s*(\$ )?crisisflow ")
+_BACKGROUND = re.compile(r"^(?P<command>.*?)\s+&\s*(#.*)?$")
+# Commands the README says run until stopped with SIGINT or SIGTERM ("stop it cleanly").
+_UNTIL_STOPPED = ("crisisflow worker",)
+# Examples the README documents a non-zero exit code for: {command: code}. None so far.
+_DOCUMENTED_EXIT: dict[str, int] = {}
+# Folders outside the test's own that examples write (`demo --keep /tmp/demo`): removed
+# afterwards unless they were there before.
+_WRITTEN_OUTSIDE = (Path("/tmp/demo"),)
+
+
+def readme_examples(text: str) -> list[tuple[int, str]]:
+    """(line number, command) for every command example, in order; a line ending in a
+    backslash continues on the next."""
+    examples: list[tuple[int, str]] = []
+    fenced, lines = False, text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        match = _PROMPT.match(line) if fenced else None
+        if not match:
+            continue
+        number, command = i, line[match.end(1) if match.group(1) else 0 :].strip()
+        while command.endswith("\\") and i < len(lines):
+            command += "\n" + lines[i]
+            i += 1
+        examples.append((number, command))
+    return examples
+
+
+def test_readme_examples_are_found() -> None:
+    examples = [c for _, c in readme_examples((ROOT / "README.md").read_text(encoding="utf-8"))]
+    assert examples[0].startswith("crisisflow init vinh-linh && cd vinh-linh")
+    assert any(c.startswith("crisisflow template render") for c in examples)
+    assert all(c.startswith("crisisflow ") for c in examples)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def test_readme_examples_run(tmp_path: Path) -> None:
+    """Every README example, in order, in a workspace made by the README's own first command
+    (`crisisflow init vinh-linh && cd vinh-linh`), each through bash with the installed
+    `crisisflow` script first on PATH, must exit 0 (or the code the README documents for it).
+    An example the README gave before (the command reference repeats a group's examples under
+    its commands) runs once, where it first appears.
+
+    Only the environment is set: no CRISISFLOW_* variables of the caller; the mail sink's port
+    and the relay port (both 8025 by default, which another program may hold) moved together
+    to a free one; EDITOR=true (nobody types into the editor `statement edit` opens); compiled
+    bytecode cached in the test's folder, as an installed package has it (it saves time). A command
+    ending in `&` runs in the background until the end (the sink), waited for until it listens;
+    one the README says runs until SIGINT/SIGTERM gets SIGTERM after a second and must then
+    exit 0."""
+    script = Path(sys.executable).parent / "crisisflow"
+    assert script.is_file(), f"no installed crisisflow script at {script}"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+    env.pop("VISUAL", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(
+        PYTHONPYCACHEPREFIX=str(tmp_path / "pycache"),
+        PATH=f"{script.parent}{os.pathsep}{env.get('PATH', '')}",
+        CRISISFLOW_MAILBOX_PORT=str(port),
+        CRISISFLOW_SMTP_PORT=str(port),
+        EDITOR="true",
+    )
+    examples = readme_examples((ROOT / "README.md").read_text(encoding="utf-8"))
+    cwd, where = tmp_path, tmp_path / ".cwd"
+    background: list[tuple[int, str, subprocess.Popen[bytes]]] = []
+    failures: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    already_there = {path for path in _WRITTEN_OUTSIDE if path.exists()}
+
+    def failed(number: int, command: str, code: int | None, output: bytes, want: int) -> None:
+        last = output.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        first = command.splitlines()[0]
+        failures.append(f"README.md:{number}: {first!r} exited {code}, not {want}: {last[0]}")
+
+    try:
+        for number, command in examples:
+            words = tuple(shlex.split(command, comments=True))
+            if words in seen:
+                continue
+            seen.add(words)
+            want = _DOCUMENTED_EXIT.get(command, 0)
+            if match := _BACKGROUND.match(command):
+                process = subprocess.Popen(
+                    ["bash", "-c", "exec " + match["command"]],
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                _wait_for_port(port, process, 15)
+                background.append((number, command, process))
+                continue
+            if command.startswith(_UNTIL_STOPPED):
+                process = subprocess.Popen(
+                    ["bash", "-c", "exec " + command],
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                time.sleep(1)
+                process.send_signal(signal.SIGTERM)
+                try:
+                    _, errors = process.communicate(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    _, errors = process.communicate()
+                if process.returncode != want:
+                    failed(number, command, process.returncode, errors, want)
+                continue
+            done = subprocess.run(
+                ["bash", "-c", f'set -o pipefail\n{command}\ns=$?\npwd > "{where}"\nexit $s'],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=60,
+            )
+            if done.returncode != want:
+                failed(number, command, done.returncode, done.stderr, want)
+            cwd = Path(where.read_text().strip())
+    finally:
+        for number, command, process in background:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                _, errors = process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, errors = process.communicate()
+            if process.returncode not in (0, -signal.SIGTERM):
+                failed(number, command, process.returncode, errors, 0)
+        for path in set(_WRITTEN_OUTSIDE) - already_there:
+            shutil.rmtree(path, ignore_errors=True)
+    assert not failures, "README examples that fail:\n" + "\n".join(failures)
