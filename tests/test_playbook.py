@@ -136,3 +136,42 @@ YAML_ATOMS = st.recursive(
 def test_any_structure_builds_or_reports_problems(data: dict[str, object]) -> None:
     playbook, problems = playbook_data.build(data, "", "fuzz.yaml")
     assert (playbook is None) == bool(problems)
+
+
+MEDIA_CRISIS = (shipped("playbooks") / "media-crisis.yaml").read_text(encoding="utf-8")
+
+
+def line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  approver: approver\n", "  approver: chairman\n", "unknown role 'chairman'"),
+        ("  approver: approver\n", "", "name the approver role"),
+        ("  publishers: [spokesperson, coordinator]\n", "", "a publish step needs"),
+        ("  press: [holding_statement, initial_info]", "  press: [initial_inf]", "'initial_inf'"),
+        ("    interview: {", "    interviews: {", "not: interview"),
+        ("  reminder: mail/deadline-reminder\n", "", "`reminder` and `escalation`"),
+    ],
+)
+def test_statement_policy_is_checked_with_its_line(old: str, new: str, message: str) -> None:
+    assert old in MEDIA_CRISIS
+    broken = MEDIA_CRISIS.replace(old, new, 1)
+    with pytest.raises(PlaybookError) as error:
+        catalogue.parse_text(broken, "media-crisis.yaml", RENDERER.exists)
+    found = [p for p in error.value.problems if message in p.message]
+    assert found, [str(p) for p in error.value.problems]
+    assert found[0].line in (line_of(broken, "statements:"), line_of(broken, "templates:"))
+
+
+def test_the_shipped_policy_is_read_as_declared() -> None:
+    loaded = catalogue.parse_text(MEDIA_CRISIS, "media-crisis.yaml", RENDERER.exists)
+    policy = loaded.policy
+    assert policy.approver == "approver"
+    assert policy.publishers == ("spokesperson", "coordinator")
+    assert policy.press == ("holding_statement", "initial_info")
+    assert policy.channel_label("press_release", "vi") == "Thông cáo báo chí"
+    assert policy.channel_label("press_release", "en") == "Press release"
+    assert (policy.channel_fact, policy.url_fact) == ("publish_channel", "publish_url")

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from crisisflow import models
 from crisisflow.app import App
 from crisisflow.cli import cli
+from crisisflow.config import shipped
 from crisisflow.errors import InvalidInput, NotFoundError, TemplateError, TransitionRefused
 from crisisflow.statements import sha256
 
@@ -313,3 +314,25 @@ def test_template_list_and_render(app: App, workspace: Path) -> None:
     ).stdout
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in vi
     cli_run(workspace, "template", "render", "nope", "--incident", ref, code=9)
+
+
+def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
+    """A workspace that lets the Vice-Chairman approve and only the office publish says so in
+    its playbook; the engine follows it on the command and on the playbook step alike."""
+    shipped_text = (shipped("playbooks") / "media-crisis.yaml").read_text(encoding="utf-8")
+    own = shipped_text.replace("  approver: approver\n", "  approver: deputy\n", 1).replace(
+        "  publishers: [spokesperson, coordinator]\n", "  publishers: [coordinator]\n", 1
+    )
+    (app.workspace / "playbooks" / "media-crisis.yaml").write_text(own, encoding="utf-8")
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    walk(app, ref, UP_TO_APPROVAL)
+    with pytest.raises(TransitionRefused, match=r"only the approver \(deputy\)"):
+        app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    app.incidents.advance(ref, "approve", actor=app.identify("pho-chu-tich"))
+    with pytest.raises(TransitionRefused, match="only coordinator may publish"):
+        app.incidents.advance(
+            ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+        )
+    assert app.records.show(ref)["state"] == "approved"
+    app.incidents.advance(ref, "publish", given={"publish_channel": "portal"}, actor=app.identify())
+    assert app.records.show(ref)["state"] == "published"
