@@ -3,7 +3,6 @@ times written the way duty officers write them."""
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -233,6 +232,8 @@ def read_text_file(path: str | Path, limit: int, what: str) -> str:
     )
     try:
         data = _read_at_most(path, limit + 1, too_big)
+    except IsADirectoryError as exc:
+        raise InvalidInput(_("{file}: is a folder; give a text file").format(file=name)) from exc
     except OSError as exc:
         error = (exc.strerror or str(exc)).lower()
         raise InvalidInput(
@@ -256,9 +257,7 @@ def read_text_file(path: str | Path, limit: int, what: str) -> str:
 def _read_at_most(path: str | Path, most: int, too_big: InvalidInput) -> bytes:
     if str(path) == "-":
         return sys.stdin.buffer.read(most)
-    if stat.S_ISDIR(os.stat(path).st_mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle:  # a folder: IsADirectoryError
         info = os.fstat(handle.fileno())
         if stat.S_ISREG(info.st_mode) and info.st_size >= most:
             raise too_big  # known from its size: nothing is read

@@ -1,15 +1,25 @@
-"""Storage: migrations build exactly the tables the code declares, on both backends."""
+"""Storage: migrations build exactly the tables the code declares, on both backends, and a
+database that cannot be used says why in one line."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import event as sa_event
+from sqlalchemy.pool import Pool
 
 from crisisflow import models, store
 from crisisflow.errors import StorageError
+
+from .conftest import PG_ENV
 
 
 def test_schema_head_constant_is_alembics_head() -> None:
@@ -40,14 +50,129 @@ def test_commands_refuse_a_database_without_the_schema(db_url: str) -> None:
         database.dispose()
 
 
-def test_unreachable_database_is_a_one_line_storage_error() -> None:
-    database = store.Store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+def one_line_storage_error(url: str, *, write: bool = False) -> str:
+    """The message of the StorageError that checking (or writing to) ``url`` raises."""
+    database = store.Store(url)
     try:
-        database.check_schema()
-    except StorageError as exc:
-        assert "secret" not in str(exc) and "\n" not in str(exc)
+        with pytest.raises(StorageError) as raised:
+            if write:
+                with database.writing() as conn:
+                    conn.execute(sa.text("CREATE TABLE filler (x BLOB)"))
+                    conn.execute(sa.text("INSERT INTO filler VALUES (zeroblob(200000))"))
+            else:
+                database.check_schema()
     finally:
         database.dispose()
+    message = str(raised.value)
+    assert "\n" not in message and message.strip() == message
+    return message
+
+
+def test_unreachable_database_is_a_one_line_storage_error() -> None:
+    message = one_line_storage_error("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    assert "cannot connect to PostgreSQL at 127.0.0.1:1: connection refused" in message
+    assert "is the server running?" in message
+    assert "secret" not in message and "db upgrade" not in message
+
+
+def test_refused_login_names_the_user_never_the_password() -> None:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"needs {PG_ENV}")
+    url = sa.make_url(base).set(username="nobody_here", password="pw-s3cret")
+    message = one_line_storage_error(url.render_as_string(hide_password=False))
+    assert "refused user nobody_here" in message and "database_url" in message
+    assert "pw-s3cret" not in message and "db upgrade" not in message
+
+
+def test_a_file_that_is_not_sqlite_says_so_and_is_left_alone(tmp_path: Path) -> None:
+    file = tmp_path / "crisisflow.db"
+    file.write_bytes(b"name,title\nchu-tich,Chu tich\n" * 200)
+    before = file.read_bytes()
+    message = one_line_storage_error(f"sqlite:///{file}")
+    assert message.startswith(f"{file} is not an SQLite database") and "db upgrade" not in message
+    assert file.read_bytes() == before
+
+
+def test_a_truncated_sqlite_file_is_called_damaged(tmp_path: Path) -> None:
+    file = tmp_path / "crisisflow.db"
+    database = store.Store(f"sqlite:///{file}")
+    database.upgrade()
+    database.dispose()
+    os.truncate(file, file.stat().st_size // 2)
+    message = one_line_storage_error(f"sqlite:///{file}")
+    assert message.startswith(f"{file} is damaged (truncated or corrupt)")
+    assert "backup" in message and "db upgrade" not in message
+
+
+def test_a_full_disk_is_named(tmp_path: Path) -> None:
+    """SQLITE_FULL for real: the file may not grow past the pages it has (max_page_count)."""
+    file = tmp_path / "crisisflow.db"
+    database = store.Store(f"sqlite:///{file}")
+    database.upgrade()
+    database.dispose()
+
+    def no_room(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA max_page_count = 1")  # = the pages it has now
+
+    sa_event.listen(Pool, "connect", no_room)
+    try:
+        message = one_line_storage_error(f"sqlite:///{file}", write=True)
+    finally:
+        sa_event.remove(Pool, "connect", no_room)
+    assert message == f"cannot write to {file}: the disk is full; free some space and try again"
+
+
+def test_a_missing_folder_is_named_and_not_created(tmp_path: Path) -> None:
+    file = tmp_path / "nowhere" / "crisisflow.db"
+    for write in (False, True):  # the schema check, then a migration's connection
+        message = one_line_storage_error(f"sqlite:///{file}", write=write)
+        assert f"the folder {file.parent} does not exist" in message
+        assert "db upgrade" not in message
+    assert not file.parent.exists()
+
+
+def test_a_missing_sqlite_file_is_not_created_by_the_check(tmp_path: Path) -> None:
+    file = tmp_path / "crisisflow.db"
+    message = one_line_storage_error(f"sqlite:///{file}")
+    assert message.startswith(f"{file} does not exist; run `crisisflow db upgrade`")
+    assert not file.exists()
+
+
+def test_a_folder_in_place_of_the_database_file_is_named(tmp_path: Path) -> None:
+    message = one_line_storage_error(f"sqlite:///{tmp_path}")
+    assert message == f"{tmp_path} is a folder, not a database file; check database_url"
+
+
+def test_a_read_only_database_is_named(tmp_path: Path) -> None:
+    file = tmp_path / "crisisflow.db"
+    database = store.Store(f"sqlite:///{file}")
+    database.upgrade()
+    database.dispose()
+    message = one_line_storage_error(f"sqlite:///file:{file}?mode=ro&uri=true", write=True)
+    assert message.startswith(f"cannot write to file:{file}: it is read-only")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes whatever the permissions")
+def test_a_database_without_permission_is_named(tmp_path: Path) -> None:
+    file = tmp_path / "crisisflow.db"
+    database = store.Store(f"sqlite:///{file}")
+    database.upgrade()
+    database.dispose()
+    file.chmod(0)
+    message = one_line_storage_error(f"sqlite:///{file}")
+    assert message.startswith(f"cannot open {file}: no permission")
+
+
+def test_a_schema_newer_than_the_code_says_so(db_url: str) -> None:
+    database = store.Store(db_url)
+    database.upgrade()
+    with database.writing() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    database.dispose()
+    message = one_line_storage_error(db_url)
+    assert "has schema 0099, newer than this crisisflow knows" in message
+    assert "db upgrade" not in message
 
 
 def test_sqlite_connections_are_durable_and_use_wal(tmp_path: object) -> None:
