@@ -49,7 +49,7 @@ def safe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, ValueError):  # ValueError: a port that is not a number
         return "<invalid database URL>"
 
 
@@ -79,7 +79,7 @@ def storage_error(url: str, exc: BaseException) -> StorageError:
     """A database error as one line naming its real cause and what to do; no password."""
     try:
         parsed: sa.URL | None = sa.make_url(url)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, ValueError):  # ValueError: a port that is not a number
         parsed = None
     backend = parsed.get_backend_name() if parsed is not None else ""
     message = None

@@ -511,6 +511,15 @@ def test_an_unreachable_postgresql_is_named_without_its_password(sqlite_workspac
     )
 
 
+def test_a_database_url_that_does_not_parse_is_named_without_its_password(
+    sqlite_workspace: Path,
+) -> None:
+    env = {"CRISISFLOW_DATABASE_URL": "postgresql+psycopg://duty:s3cret@db:port/crisisflow"}
+    message = refused(sqlite_workspace, "list", code=10, env=env)
+    assert message.startswith("cannot use database URL <invalid database URL>: ")
+    assert message.endswith("; check database_url") and "s3cret" not in message
+
+
 def test_only_a_database_without_the_schema_says_to_upgrade(sqlite_workspace: Path) -> None:
     file = sqlite_workspace / "crisisflow.db"
     file.unlink()
