@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from crisisflow import audit, models
-from crisisflow import playbook as pb
+from crisisflow import audit, catalogue, models
 from crisisflow.app import App
 from crisisflow.config import load_settings, shipped
 from crisisflow.errors import CrisisflowError
@@ -49,7 +48,7 @@ def rows(app: App) -> dict[str, list[Any]]:
 
 
 def run_machine(workspace: Path, playbook_id: str) -> None:
-    playbook = pb.load_file(workspace / "playbooks" / f"{playbook_id}.yaml")
+    playbook = catalogue.load_file(workspace / "playbooks" / f"{playbook_id}.yaml")
     triggers = sorted({t.trigger for t in playbook.transitions} | {"no_such_trigger"})
     fact_names = [*sorted(playbook.facts), "unknown_fact"]
 
@@ -57,7 +56,9 @@ def run_machine(workspace: Path, playbook_id: str) -> None:
         @initialize()
         def open_incident(self) -> None:
             self.app = App(load_settings(workspace), clock=FakeClock())
-            self.ref = self.app.open(playbook_id, "Tin đồn trên mạng xã hội").ref
+            self.ref = self.app.incidents.open(
+                playbook_id, "Tin đồn trên mạng xã hội", actor=self.app.identify()
+            ).ref
 
         @rule(
             trigger=st.sampled_from(triggers),
@@ -70,13 +71,14 @@ def run_machine(workspace: Path, playbook_id: str) -> None:
         ) -> None:
             before = rows(self.app)
             try:
-                self.app.advance(self.ref, trigger, note=note, given=given, actor=actor)
+                who = self.app.identify(actor)
+                self.app.incidents.advance(self.ref, trigger, note=note, given=given, actor=who)
             except CrisisflowError:
                 assert rows(self.app) == before, "a refused command changed the database"
 
         @invariant()
         def state_is_a_playbook_state(self) -> None:
-            assert self.app.show(self.ref)["state"] in playbook.states
+            assert self.app.records.show(self.ref)["state"] in playbook.states
 
         @invariant()
         def audit_chain_verifies_and_mail_belongs_to_events(self) -> None:
