@@ -7,12 +7,13 @@ from typing import Any
 
 from .. import history, store_incidents
 from ..errors import NotFoundError
+from ..facts import clean_ref
 from ..i18n import _
 from ..playbook import Playbook
 
 
 def incident_row(conn: Any, ref: str) -> Any:
-    row = store_incidents.incident_by_ref(conn, ref.strip().upper())
+    row = store_incidents.incident_by_ref(conn, clean_ref(ref))
     if row is None:
         raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
     return row
