@@ -64,6 +64,21 @@ class IncidentModel:
     approved_statements: frozenset[str] = frozenset()
     effects: list[Notify | Draft | StatementStep] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    fired: str | None = None  # the trigger, once it has fired
+    new_stamps: set[str] = field(default_factory=set)  # times this step recorded
+
+    @property
+    def stamps_changed(self) -> bool:
+        return bool(self.new_stamps)
+
+
+def _stamp(name: str) -> Callable[[IncidentModel], None]:
+    def stamp(model: IncidentModel) -> None:
+        if name not in model.stamps:  # a time is recorded once: the first occurrence counts
+            model.stamps[name] = model.now
+            model.new_stamps.add(name)
+
+    return stamp
 
 
 Callback = Callable[[EventData], Any]
@@ -148,7 +163,7 @@ def _condition(predicate: Predicate) -> Callback:
 def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
     kind, arg = step.kind, step.arg
     if kind == "stamp":
-        return lambda model: model.stamps.setdefault(arg, model.now)
+        return _stamp(arg)
     if kind == "notify":
         return lambda model: model.effects.append(
             Notify(arg["to"], arg["template"], cause, arg.get("due"))
@@ -222,7 +237,7 @@ class Machines:
         transition = playbook.transition(model.state, trigger)
         if transition is None:
             raise TransitionRefused(_not_allowed(playbook, model, trigger))
-        before = (model.state, dict(model.stamps))
+        before = (model.state, dict(model.stamps), set(model.new_stamps))
         with self._lock:
             machine = self._machine_for(playbook)
             machine.add_model(model, initial=model.state)
@@ -230,8 +245,9 @@ class Machines:
                 fired = model.trigger(trigger)  # type: ignore[attr-defined]
             finally:
                 machine.remove_model(model)
+        model.fired = trigger if fired and not model.refusals else None
         if not fired or model.refusals:
-            model.state, model.stamps = before[0], before[1]
+            model.state, model.stamps, model.new_stamps = before
             model.effects.clear()
             reasons = "; ".join(dict.fromkeys(model.refusals)) or _("a guard refused")
             raise TransitionRefused(

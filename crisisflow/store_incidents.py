@@ -62,10 +62,11 @@ def next_reference_number(conn: Connection, prefix: str, year: int) -> int:
 
 
 _BY_REF = sa.select(m.incidents).where(m.incidents.c.ref == sa.bindparam("ref"))
+_BY_REF_LOCKED = _BY_REF.with_for_update()
 
 
-def incident_by_ref(conn: Connection, ref: str) -> Any:
-    return conn.execute(_BY_REF, {"ref": ref}).first()
+def incident_by_ref(conn: Connection, ref: str, *, lock: bool = False) -> Any:
+    return conn.execute(_BY_REF_LOCKED if lock else _BY_REF, {"ref": ref}).first()
 
 
 def incident_by_id(conn: Connection, incident_id: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import threading
+import time
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -259,35 +260,74 @@ def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:
     assert audit.first_broken(ref, rows) == 2
 
 
-def test_two_officers_advancing_at_once_exactly_one_wins(
+def test_two_officers_advancing_at_once_are_served_one_after_the_other(
     workspace: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The first holds the incident while it decides; the second waits, then finds the state
+    the first left and is refused for it. Read outside the lock, both would decide from
+    'detected' and the second would fail late, on the version check."""
     first = App(load_settings(workspace), clock=clock)
     ref = first.incidents.open("media-crisis", TITLE, actor=first.identify()).ref
-    both_read = threading.Barrier(2, timeout=10)
     real_fire = machine.Machines.fire
+    deciding = threading.Event()
 
-    def fire_after_both_read(self: machine.Machines, *args: Any) -> Any:
-        both_read.wait()  # both have loaded version 1 before either writes
+    def slow_fire(self: machine.Machines, *args: Any) -> Any:
+        if not deciding.is_set():
+            deciding.set()
+            time.sleep(0.5)  # the other officer starts meanwhile
         return real_fire(self, *args)
 
-    monkeypatch.setattr(machine.Machines, "fire", fire_after_both_read)
+    monkeypatch.setattr(machine.Machines, "fire", slow_fire)
     results: list[object] = []
 
-    def officer() -> None:
+    def officer(wait: bool) -> None:
         app = App(load_settings(workspace), clock=clock)
         try:
+            if wait:
+                deciding.wait(10)
             results.append(app.incidents.advance(ref, "triage", actor=app.identify()).to_state)
-        except ConflictError as exc:
+        except (TransitionRefused, ConflictError) as exc:
             results.append(exc)
         finally:
             app.close()
 
-    threads = [threading.Thread(target=officer) for _ in range(2)]
+    threads = [threading.Thread(target=officer, args=(wait,)) for wait in (False, True)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(map(type, results), key=str) == sorted([str, ConflictError], key=str)
+    assert results[0] == "triage", results
+    assert isinstance(results[1], TransitionRefused), results
+    assert "not allowed in state 'triage'" in str(results[1])
     assert len(first.records.show(ref)["events"]) == 2
+    first.close()
+
+
+def test_concurrent_notes_are_all_kept(workspace: Path, clock: FakeClock) -> None:
+    first = App(load_settings(workspace), clock=clock)
+    ref = first.incidents.open("media-crisis", TITLE, actor=first.identify()).ref
+    start = threading.Barrier(8, timeout=10)
+    errors: list[Exception] = []
+
+    def officer(number: int) -> None:
+        app = App(load_settings(workspace), clock=clock)
+        try:
+            start.wait()
+            app.incidents.note(ref, f"Ghi chú số {number}", actor=app.identify())
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            app.close()
+
+    threads = [threading.Thread(target=officer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    events = first.records.show(ref)["events"]
+    assert sorted(e["note"] for e in events if e["kind"] == "note") == sorted(
+        f"Ghi chú số {n}" for n in range(8)
+    )
+    assert first.records.audit(ref)[0]["broken_at"] is None
     first.close()

@@ -54,8 +54,8 @@ class ClockCases:
                 )
             )
         now = app.clock()
-        with app.store.reading() as conn:
-            row = incident_row(conn, ref)
+        with app.store.writing() as conn:
+            row = incident_row(conn, ref, lock=True)
             incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
             owned = [
                 d
@@ -65,21 +65,20 @@ class ClockCases:
                 and d.owner
                 and unit in {r.id for r in drafter.recipients(d.owner, incident)}
             ]
-        if not owned:
-            raise InvalidInput(
-                _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
-                    ref=row.ref, unit=unit
+            if not owned:
+                raise InvalidInput(
+                    _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
+                        ref=row.ref, unit=unit
+                    )
                 )
+            event = history.next_event(
+                row,
+                at=now,
+                actor=actor.person,
+                kind="acknowledged",
+                note=_("{unit} acknowledged").format(unit=unit),
+                data={"unit": unit, "clocks": [d.clock for d in owned], "via": actor.via},
             )
-        event = history.next_event(
-            row,
-            at=now,
-            actor=actor.person,
-            kind="acknowledged",
-            note=_("{unit} acknowledged").format(unit=unit),
-            data={"unit": unit, "clocks": [d.clock for d in owned], "via": actor.via},
-        )
-        with app.store.writing() as conn:
             history.commit_event(conn, row, event)
             app.clock_keeper.acknowledge(conn, owned, unit, now)
         return [d.clock for d in owned]

@@ -22,7 +22,7 @@ from .lookup import incident_row, next_steps
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..playbook import Playbook, Transition
+    from ..playbook import Playbook
     from . import App
 
 
@@ -188,60 +188,71 @@ class IncidentCases:
         given: dict[str, str] | None = None,
         expect_state: str | None = None,
     ) -> Outcome:
-        """Fire ``trigger`` on incident ``ref``; refused or conflicting, nothing changes."""
+        """Fire ``trigger`` on incident ``ref``; refused or conflicting, nothing changes.
+
+        One write transaction reads the incident under lock, decides, and writes: two officers
+        acting at once are served one after the other, the second from the state the first
+        left (refused if the trigger no longer applies)."""
         app = self.app
         note = clean_note(note)
         writer = effects.Writer(app, None, actor)
-        with app.store.reading() as conn:
-            row = incident_row(conn, ref)
+        keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
+        with app.store.writing() as conn:
+            row = incident_row(conn, ref, lock=True)
+            if expect_state and row.state != expect_state:
+                raise ConflictError(
+                    _(
+                        "{ref} is in state {state!r}, not {expected!r}: someone moved it; "
+                        "check `crisisflow show {ref}`"
+                    ).format(ref=row.ref, state=row.state, expected=expect_state)
+                )
             playbook = app.catalogue.pinned(conn, row.playbook_hash)
             transition = playbook.transition(row.state, trigger)
             known = writer.read_for(conn, row, playbook, transition)
-        if expect_state and row.state != expect_state:
-            raise ConflictError(
-                _(
-                    "{ref} is in state {state!r}, not {expected!r}: someone moved it; "
-                    "check `crisisflow show {ref}`"
-                ).format(ref=row.ref, state=row.state, expected=expect_state)
+            model = machine.IncidentModel(
+                ref=row.ref,
+                state=row.state,
+                facts=factlib.apply(playbook, row.facts, given or {}, directory, app.tz),
+                stamps=stamps_from_json(row.stamps),
+                now=app.clock(),
+                actor=actor.person,
+                actor_roles=known.roles,
+                note=note,
+                statements=known.kinds,
+                approved_statements=known.approved,
             )
-        now = app.clock()
-        facts = factlib.apply(playbook, row.facts, given or {}, app.directory, app.tz)
-        model = machine.IncidentModel(
-            ref=row.ref,
-            state=row.state,
-            facts=facts,
-            stamps=stamps_from_json(row.stamps),
-            now=now,
-            actor=actor.person,
-            actor_roles=known.roles,
-            note=note,
-            statements=known.kinds,
-            approved_statements=known.approved,
-        )
-        app.catalogue.machines.fire(playbook, model, trigger)
-        return self._write_step(row, playbook, transition, model, writer, known)
+            app.catalogue.machines.fire(playbook, model, trigger)
+            outcome = self._write_step(conn, row, playbook, model, writer, known)
+            state = playbook.states[model.state]
+            if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
+                outcome.clocks = keeper.on_enter(
+                    conn, row.id, playbook, model.state, model.stamps, model.now
+                )
+        outcome.next = next_steps(playbook, model.state)
+        return outcome
 
+    @staticmethod
     def _write_step(
-        self,
+        conn: Any,
         row: Any,
         playbook: Playbook,
-        transition: Transition | None,
         model: machine.IncidentModel,
         writer: effects.Writer,
         known: effects.Known,
     ) -> Outcome:
-        trigger = transition.trigger if transition else None
+        """Write the fired step: the incident, its event, its drafts, statement actions and
+        e-mails, inside the caller's transaction."""
         incident = IncidentView(
             row.ref, row.title, playbook, model.state, model.facts, model.stamps, row.opened_at
         )
-        rendered = writer.render(incident, model, trigger=trigger)
+        rendered = writer.render(incident, model, trigger=model.fired)
         changed = {k: v for k, v in model.facts.items() if row.facts.get(k) != v}
         event = history.next_event(
             row,
             at=model.now,
             actor=writer.actor.person,
             kind="transition",
-            trigger=trigger,
+            trigger=model.fired,
             from_state=row.state,
             to_state=model.state,
             note=model.note,
@@ -252,27 +263,19 @@ class IncidentCases:
                 "via": writer.actor.via,
             },
         )
+        event_id = history.commit_event(
+            conn,
+            row,
+            event,
+            state=model.state,
+            facts=model.facts,
+            stamps=stamps_to_json(model.stamps),
+            closed_at=model.now if playbook.states[model.state].final else None,
+        )
         outcome = Outcome(row.ref, row.state, model.state)
-        state = playbook.states[model.state]
-        stamps = stamps_to_json(model.stamps)
-        with self.app.store.writing() as conn:
-            event_id = history.commit_event(
-                conn,
-                row,
-                event,
-                state=model.state,
-                facts=model.facts,
-                stamps=stamps,
-                closed_at=model.now if state.final else None,
-            )
-            writer.write(
-                conn, incident, row.id, event, event_id, rendered, model, outcome, known.statements
-            )
-            if state.deadlines or state.stop_clocks or state.final or stamps != row.stamps:
-                outcome.clocks = self.app.clock_keeper.on_enter(
-                    conn, row.id, playbook, model.state, model.stamps, model.now
-                )
-        outcome.next = next_steps(playbook, model.state)
+        writer.write(
+            conn, incident, row.id, event, event_id, rendered, model, outcome, known.statements
+        )
         return outcome
 
     def note(self, ref: str, text: str, *, actor: Actor) -> int:

@@ -12,8 +12,10 @@ from ..i18n import _
 from ..playbook import Playbook
 
 
-def incident_row(conn: Any, ref: str) -> Any:
-    row = store_incidents.incident_by_ref(conn, clean_ref(ref))
+def incident_row(conn: Any, ref: str, *, lock: bool = False) -> Any:
+    """The incident ``ref``; with ``lock``, held until the transaction ends (PostgreSQL's row
+    lock; a SQLite writer already holds the whole database)."""
+    row = store_incidents.incident_by_ref(conn, clean_ref(ref), lock=lock)
     if row is None:
         raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
     return row

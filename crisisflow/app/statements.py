@@ -122,16 +122,16 @@ class StatementCases:
 
     # --- changing --------------------------------------------------------------------------
 
-    def _situation(self, ref: str, actor: Actor) -> Situation:
+    def _situation(self, conn: Any, ref: str, actor: Actor) -> Situation:
+        """What a change works on, read under the incident's lock."""
         app = self.app
         now = app.clock()
-        with app.store.reading() as conn:
-            row = incident_row(conn, ref)
-            playbook = app.catalogue.pinned(conn, row.playbook_hash)
-            statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
-            authorised = authority.holds_authorisation(
-                store_statements.authorisations_of(conn, row.id), actor.person, now
-            )
+        row = incident_row(conn, ref, lock=True)
+        playbook = app.catalogue.pinned(conn, row.playbook_hash)
+        statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
+        authorised = authority.holds_authorisation(
+            store_statements.authorisations_of(conn, row.id), actor.person, now
+        )
         roles = authority.roles_of(
             actor.person, playbook, row.facts, app.directory.roles_of(actor.person), authorised
         )
@@ -149,9 +149,9 @@ class StatementCases:
         """Check and write one statement change with its audit event, in one transaction.
         ``work(conn, situation)`` checks what it must (raising changes nothing), writes the
         change and returns the event's data."""
-        situation = self._situation(ref, actor)
         self.app.drafter  # noqa: B018 - load templates and directory before the transaction
         with self.app.store.writing() as conn:
+            situation = self._situation(conn, ref, actor)
             data = work(conn, situation)
             event = history.next_event(
                 situation.row,
