@@ -294,15 +294,19 @@ def mailbox_(ctx: click.Context, port: int | None) -> None:
     app = get_app(ctx)
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     # Blocked before the server thread starts, so only this thread receives them, in sigwait.
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    with app.delivery.sink(port) as sink:
-        click.echo(
-            _(
-                "mailbox: listening on {host}:{port}, keeping mail in {folder}; stop with Ctrl-C"
-            ).format(host=sink.host, port=sink.port, folder=sink.folder),
-            err=True,
-        )
-        signal.sigwait(stop_signals)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        with app.delivery.sink(port) as sink:
+            click.echo(
+                _(
+                    "mailbox: listening on {host}:{port}, keeping mail in {folder}; "
+                    "stop with Ctrl-C"
+                ).format(host=sink.host, port=sink.port, folder=sink.folder),
+                err=True,
+            )
+            signal.sigwait(stop_signals)
+    finally:  # a sink that failed to start leaves the signals as they were
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     click.echo(_("mailbox stopped"), err=True)
 
 

@@ -16,7 +16,6 @@ from .cli_common import (
     print_json,
     write_output,
 )
-from .errors import InvalidInput
 from .i18n import _
 
 if TYPE_CHECKING:
@@ -124,15 +123,11 @@ def statement_edit(
             click.echo(_("Not saved; nothing changed."))
             return
     else:
-        try:
-            with click.open_file(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise InvalidInput(
-                _("--file {path}: {error}").format(path=path, error=exc.strerror)
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(_("--file {path}: not UTF-8 text").format(path=path)) from exc
+        from .facts import read_text_file
+        from .statements import MAX_STATEMENT
+
+        # UTF-8 takes at most 4 bytes a character: a larger file cannot hold a statement.
+        text = read_text_file(path, 4 * MAX_STATEMENT, "--file")
     result = app.statements.edit(ref, kind, text, actor=app.identify(actor))
     message = _("{ref} {kind}: saved as version {version}")
     if result["voided_approval"]:

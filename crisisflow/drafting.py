@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import mail
-from .directory import Directory, Recipient
+from .directory import EMAIL_RE, Directory, Recipient
 from .errors import ConfigError
 from .i18n import _
 from .machine import Draft, Notify
@@ -93,6 +93,14 @@ class Drafter:
         self.language = language
         self.directory_file = directory_file
         org = directory.organisation
+        for setting, value in (("mail_from", mail_from), ("reply_to", reply_to)):
+            if value and not EMAIL_RE.match(value):
+                raise ConfigError(
+                    _(
+                        "setting {setting}: {value!r} is not a plain ASCII e-mail address; "
+                        "write it like vanphong@vinhlinh.example"
+                    ).format(setting=setting, value=value)
+                )
         self.sender = mail.address(
             org.get("name", "crisisflow"), mail_from or org.get("email") or "crisisflow@localhost"
         )

@@ -266,7 +266,7 @@ def _read_at_most(path: str | Path, most: int, too_big: InvalidInput) -> bytes:
 
 def clean_document(text: str, limit: int, what: str) -> str:
     """A statement-like text as stored: NFC, LF line ends, lines right-stripped, one final
-    newline (exactly like statements.clean_statement). Refused: an empty or blank text, NUL
+    newline, so hashes and diffs are stable. Refused: an empty or blank text, NUL
     and other control characters but tab, bytes that were not UTF-8, more than ``limit``
     characters."""
     if _not_unicode(text):

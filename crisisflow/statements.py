@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,15 +27,6 @@ PressMailer = Callable[["Statement"], list[str]]
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def clean_statement(text: str) -> str:
-    """NFC (so hashes and diffs are stable), Unix line ends, one final newline."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
-    if len(text) > MAX_STATEMENT:
-        raise InvalidInput(_("the statement is longer than {n} characters").format(n=MAX_STATEMENT))
-    return text
 
 
 @dataclass

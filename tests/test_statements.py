@@ -336,3 +336,24 @@ def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
     assert app.records.show(ref)["state"] == "approved"
     app.incidents.advance(ref, "publish", given={"publish_channel": "portal"}, actor=app.identify())
     assert app.records.show(ref)["state"] == "published"
+
+
+def test_an_empty_text_is_never_saved_approved_or_published(app: App, workspace: Path) -> None:
+    # A workspace template that renders nothing drafts an empty statement...
+    own = workspace / "templates" / "statements"
+    own.mkdir(parents=True, exist_ok=True)
+    (own / "initial-info.vi.txt").write_text(
+        "{% block title %}Thông tin ban đầu{% endblock %}{% block body %}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    walk(app, ref, UP_TO_APPROVAL[:-1])  # drafted, not yet submitted
+    assert app.statements.show(ref, "initial_info")["text"].strip() == ""
+    before = snapshot(app)
+    with pytest.raises(TransitionRefused, match="is empty"):
+        app.incidents.advance(ref, "submit", actor=app.identify())
+    with pytest.raises(TransitionRefused, match="is empty"):
+        app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    with pytest.raises(InvalidInput, match="empty"):
+        app.statements.edit(ref, "initial_info", " \n\u200b\n", actor=app.identify())
+    assert snapshot(app) == before

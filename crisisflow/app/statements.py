@@ -14,6 +14,7 @@ from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import view_of
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
+from ..facts import clean_document
 from ..i18n import _
 from .effects import press_mailer
 from .lookup import incident_row
@@ -176,7 +177,7 @@ class StatementCases:
 
     def edit(self, ref: str, kind: str, text: str, *, actor: Actor) -> dict[str, Any]:
         """Save ``text`` as the next version; an approval of the old text no longer applies."""
-        text = stmts.clean_statement(text)
+        text = clean_document(text, stmts.MAX_STATEMENT, _("the statement"))
 
         def work(conn: Any, s: Situation) -> dict[str, Any]:
             statement = self._one(s.statements, s.row.ref, kind)
