@@ -117,8 +117,10 @@ def add_version(
     author: str,
     now: datetime,
     corrects_id: int | None = None,
+    new: bool = False,
 ) -> int:
-    """Store a drafted or edited text as the statement's next version; return its number."""
+    """Store a drafted or edited text as the statement's next version (its first, ``new``);
+    return its number."""
     values = {
         "title": draft["title"],
         "text": draft["text"],
@@ -129,7 +131,7 @@ def add_version(
         "created_at": now,
     }
     return store_statements.add_statement_version(
-        conn, incident_id, kind, values, corrects_id=corrects_id
+        conn, incident_id, kind, values, corrects_id=corrects_id, new=new
     )
 
 

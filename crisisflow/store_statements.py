@@ -17,12 +17,16 @@ def add_statement_version(
     kind: str,
     values: dict[str, Any],
     corrects_id: int | None = None,
+    new: bool = False,
 ) -> int:
-    """Add the next numbered version of the incident's statement of ``kind``; return it."""
+    """Add the next numbered version of the incident's statement of ``kind`` (its first, when
+    the caller knows there is none: ``new``); return the version's number."""
     st, sv = m.statements, m.statement_versions
-    sid = conn.execute(
-        sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
-    ).scalar()
+    sid = None
+    if not new:
+        sid = conn.execute(
+            sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
+        ).scalar()
     if sid is None:
         sid = conn.execute(
             st.insert(),

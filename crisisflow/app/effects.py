@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, outbox, store_statements
+from .. import authority, outbox, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import IncidentView, Rendered
@@ -35,6 +35,7 @@ class Known:
     roles: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
     statements: dict[str, stmts.Statement] = field(default_factory=dict)
+    looked_up: frozenset[str] = frozenset()  # kinds read: those missing from statements are new
 
     @property
     def approved(self) -> frozenset[str]:
@@ -48,11 +49,19 @@ def statement_steps(effects: list[Any]) -> dict[str, Any]:
 
 
 def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
-    """The statements a transition's guards and actions (and its destination's) act on."""
+    """The statements a transition's guards and actions (and its destination's) look at, act
+    on or draft."""
     steps = (*transition.guards, *transition.actions)
     if transition.dest in playbook.states:
         steps += playbook.states[transition.dest].on_enter
-    return {s.arg for s in steps if s.kind == "statement_approved" or s.kind.endswith("_statement")}
+    named = {s.arg for s in steps if s.kind in STATEMENT_GUARDS or s.kind.endswith("_statement")}
+    return named | {s.arg["kind"] for s in steps if s.kind == "draft"}
+
+
+def _needs_roles(transition: Transition) -> bool:
+    """Whether the step checks who acts: a role guard, or approving, rejecting, publishing."""
+    checked = ("actor_is", "approve_statement", "reject_statement", "publish_statement")
+    return any(s.kind in checked for s in (*transition.guards, *transition.actions))
 
 
 class Writer:
@@ -69,23 +78,16 @@ class Writer:
         self.playbook = playbook
         if transition is None:
             return Known()
+        named = _named_statements(playbook, transition)
         statements: dict[str, stmts.Statement] = {}
-        for kind in sorted(_named_statements(playbook, transition)):
-            found = stmts.assemble(*store_statements.statement_current(conn, row.id, kind)).get(
-                kind
-            )
+        for kind in sorted(named):
+            records = store_statements.statement_current(conn, row.id, kind)
+            found = stmts.assemble(*records).get(kind)
             if found is not None:
                 statements[kind] = found
-        kinds = frozenset(statements)
-        if any(g.kind == "has_statement" for g in transition.guards):
-            kinds = store_statements.statement_kinds(conn, row.id)
-        authorised = False
-        if statements or any(g.kind == "actor_is" for g in transition.guards):
-            authorised = authority.holds_authorisation(
-                store_statements.authorisations_of(conn, row.id),
-                self.actor.person,
-                self.app.clock(),
-            )
+        authorised = _needs_roles(transition) and authority.holds_authorisation(
+            store_statements.authorisations_of(conn, row.id), self.actor.person, self.app.clock()
+        )
         roles = authority.roles_of(
             self.actor.person,
             playbook,
@@ -93,7 +95,7 @@ class Writer:
             self.app.directory.roles_of(self.actor.person),
             authorised,
         )
-        return Known(roles, kinds, statements)
+        return Known(roles, frozenset(statements), statements, frozenset(named))
 
     def render(self, incident: IncidentView, model: IncidentModel, trigger: str | None) -> Rendered:
         return self.drafter.render(
@@ -115,34 +117,43 @@ class Writer:
         rendered: Rendered,
         model: IncidentModel,
         outcome: Outcome,
-        statements: dict[str, stmts.Statement],
+        known: Known,
     ) -> None:
         """Write a step's drafts, statement actions and outbox rows, in the transaction of its
         event, in the order the step produced them (a rejection before the redraft)."""
-        drafts = iter(rendered.drafts)
+        drafts, press = iter(rendered.drafts), list[dict[str, Any]]()
         for effect in model.effects:
             if isinstance(effect, Draft):
                 draft = next(drafts)
-                if effect.kind in statements or store_statements.statement_exists(
-                    conn, incident_id, draft["kind"]
+                new = effect.kind in known.looked_up and effect.kind not in known.statements
+                if not new and (
+                    effect.kind in known.statements
+                    or store_statements.statement_exists(conn, incident_id, effect.kind)
                 ):
                     continue  # drafted once; from then on staff edit the text they have
                 number = stmts.add_version(
-                    conn, incident_id, draft["kind"], draft, author=self.actor.person, now=model.now
+                    conn,
+                    incident_id,
+                    effect.kind,
+                    draft,
+                    author=self.actor.person,
+                    now=model.now,
+                    new=True,
                 )
                 outcome.drafted.append({**draft, "number": number})
             elif isinstance(effect, StatementStep):
-                statement = statements.get(effect.kind)
+                statement = known.statements.get(effect.kind)
                 if statement is None:
                     raise TransitionRefused(
                         _("{ref}: no {kind} statement to act on").format(
                             ref=outcome.ref, kind=effect.kind
                         )
                     )
-                act = self._act(conn, incident, statement, effect, model)
+                act = self._act(conn, incident, statement, effect, model, press)
                 outcome.statement_steps.append(act)
         key = f"{outcome.ref}/{event['seq']}"
-        outbox.queue(conn, rendered.mails, incident_id, key, model.now, event_id)
+        rows = outbox.rows(rendered.mails, incident_id, event_id, key, model.now)
+        store_outbox.insert_outbox(conn, rows + press)  # the step's e-mail in one statement
         outcome.queued.extend(
             {
                 "to": m["recipient"],
@@ -160,6 +171,7 @@ class Writer:
         statement: stmts.Statement,
         step: StatementStep,
         model: IncidentModel,
+        press: list[dict[str, Any]],
     ) -> dict[str, Any]:
         assert self.playbook is not None
         policy = self.playbook.policy
@@ -174,20 +186,33 @@ class Writer:
             strict=False,
         )
         return stmts.apply(
-            conn, statement, act, policy, press_mailer(conn, self.drafter, incident, model.now)
+            conn,
+            statement,
+            act,
+            policy,
+            press_mailer(conn, self.drafter, incident, model.now, press),
         )
 
 
 def press_mailer(
-    conn: Any, drafter: Drafter, incident: IncidentView, now: datetime
+    conn: Any,
+    drafter: Drafter,
+    incident: IncidentView,
+    now: datetime,
+    pending: list[dict[str, Any]] | None = None,
 ) -> stmts.PressMailer:
-    """Queue a published statement's text to the press list, in the caller's transaction."""
+    """Queue a published statement's text to the press list, in the caller's transaction (or
+    add its outbox rows to ``pending``, for the caller to insert with its own)."""
 
     def send(statement: stmts.Statement) -> list[str]:
         current = statement.current
         mails = drafter.press_messages(incident, current.title, current.text, now)
         key = f"{incident.ref}/press/{statement.kind}/v{current.number}"
-        outbox.queue(conn, mails, statement.incident_id, key, now)
+        rows = outbox.rows(mails, statement.incident_id, None, key, now)
+        if pending is None:
+            store_outbox.insert_outbox(conn, rows)
+        else:
+            pending.extend(rows)
         return [m["recipient"] for m in mails]
 
     return send

@@ -124,7 +124,12 @@ class IncidentCases:
             )
             event_id = store_incidents.insert_event(conn, event)
             outcome = Outcome(model.ref, None, model.state)
-            writer.write(conn, incident, incident_id, event, event_id, rendered, model, outcome, {})
+            # A new incident has no statements: every draft of its first state is a first one.
+            drafts = frozenset(e.kind for e in model.effects if isinstance(e, machine.Draft))
+            fresh = effects.Known(looked_up=drafts)
+            writer.write(
+                conn, incident, incident_id, event, event_id, rendered, model, outcome, fresh
+            )
             outcome.clocks = app.clock_keeper.on_enter(
                 conn, incident_id, playbook, model.state, model.stamps, now
             )
@@ -273,9 +278,7 @@ class IncidentCases:
             closed_at=model.now if playbook.states[model.state].final else None,
         )
         outcome = Outcome(row.ref, row.state, model.state)
-        writer.write(
-            conn, incident, row.id, event, event_id, rendered, model, outcome, known.statements
-        )
+        writer.write(conn, incident, row.id, event, event_id, rendered, model, outcome, known)
         return outcome
 
     def note(self, ref: str, text: str, *, actor: Actor) -> int:
