@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -70,6 +70,9 @@ class IncidentModel:
     @property
     def stamps_changed(self) -> bool:
         return bool(self.new_stamps)
+
+
+_FIELDS = tuple(f.name for f in fields(IncidentModel))
 
 
 def _stamp(name: str) -> Callable[[IncidentModel], None]:
@@ -222,14 +225,20 @@ class Machines:
     trigger; the catalogue that pins playbooks keeps one of these."""
 
     def __init__(self) -> None:
-        self._compiled: dict[str, Machine] = {}
-        self._lock = threading.Lock()  # a machine holds the models it is firing on
+        # Per playbook: its machine and the one model object registered with it. Registering
+        # a model adds a method per trigger to it, which costs more than firing; so the
+        # registered model stays, and each firing lends it the incident's values.
+        self._compiled: dict[str, tuple[Machine, IncidentModel]] = {}
+        self._lock = threading.Lock()  # one firing at a time uses a machine's model
 
-    def _machine_for(self, playbook: Playbook) -> Machine:
-        machine = self._compiled.get(playbook.source_hash)
-        if machine is None:
-            machine = self._compiled[playbook.source_hash] = compile_machine(playbook)
-        return machine
+    def _machine_for(self, playbook: Playbook) -> tuple[Machine, IncidentModel]:
+        found = self._compiled.get(playbook.source_hash)
+        if found is None:
+            machine = compile_machine(playbook)
+            carrier = IncidentModel("", playbook.initial, {}, {}, datetime.min)
+            machine.add_model(carrier, initial=playbook.initial)
+            found = self._compiled[playbook.source_hash] = (machine, carrier)
+        return found
 
     def fire(self, playbook: Playbook, model: IncidentModel, trigger: str) -> Transition:
         """Fire ``trigger`` on ``model``; raise TransitionRefused (model unchanged) if it may
@@ -239,12 +248,13 @@ class Machines:
             raise TransitionRefused(_not_allowed(playbook, model, trigger))
         before = (model.state, dict(model.stamps), set(model.new_stamps))
         with self._lock:
-            machine = self._machine_for(playbook)
-            machine.add_model(model, initial=model.state)
+            machine, carrier = self._machine_for(playbook)
+            _lend(model, carrier)
+            machine.set_state(model.state, model=carrier)
             try:
-                fired = model.trigger(trigger)  # type: ignore[attr-defined]
+                fired = carrier.trigger(trigger)  # type: ignore[attr-defined]
             finally:
-                machine.remove_model(model)
+                _lend(carrier, model)
         model.fired = trigger if fired and not model.refusals else None
         if not fired or model.refusals:
             model.state, model.stamps, model.new_stamps = before
@@ -256,6 +266,12 @@ class Machines:
                 )
             )
         return transition
+
+
+def _lend(source: IncidentModel, target: IncidentModel) -> None:
+    """Copy every field (the same lists and dicts: effects land in the source's own)."""
+    for name in _FIELDS:
+        setattr(target, name, getattr(source, name))
 
 
 def _not_allowed(playbook: Playbook, model: IncidentModel, trigger: str) -> str:

@@ -136,11 +136,15 @@ def add_statement_action(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(m.statement_actions.insert(), values)
 
 
+_AUTHORISATIONS_OF = (
+    sa.select(m.authorisations)
+    .where(m.authorisations.c.incident_id == sa.bindparam("incident_id"))
+    .order_by(m.authorisations.c.id)
+)
+
+
 def authorisations_of(conn: Connection, incident_id: int) -> Sequence[Any]:
-    au = m.authorisations
-    return conn.execute(
-        sa.select(au).where(au.c.incident_id == incident_id).order_by(au.c.id)
-    ).all()
+    return conn.execute(_AUTHORISATIONS_OF, {"incident_id": incident_id}).all()
 
 
 def add_authorisation(conn: Connection, values: dict[str, Any]) -> None:
