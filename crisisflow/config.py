@@ -6,7 +6,6 @@ workspace, then the environment (``CRISISFLOW_<NAME>``), then command-line flags
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -274,6 +273,8 @@ def _check(setting: Setting, value: Any, where: str) -> None:
 
 def _close_time_zone(name: str) -> str | None:
     """A known zone the name is probably a typo of: other letter case, or one or two letters."""
+    import difflib  # only a wrong setting needs it
+
     known = sorted(available_timezones())
     same = [zone for zone in known if zone.lower() == name.strip().lower()]
     close = same or difflib.get_close_matches(name, known, n=1, cutoff=0.85)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import history, outbox, store_clocks
 from .actor import CLOCK
+from .clock_status import CANCELLED, MET, MISSED, RUNNING, status_of
 from .errors import ConfigError, InvalidInput
 from .i18n import _
 from .rules import Pack, measure
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from .playbook import Playbook, State
 
 IncidentOf = Callable[[Any, int], "IncidentView"]  # (conn, incident id) → the incident
-RUNNING, MET, MISSED, CANCELLED = "running", "met", "missed", "cancelled"
 _POINT_RE = re.compile(r"^\s*(\d+)\s*(%|m|h|d)\s*$")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
@@ -79,13 +79,6 @@ def notices(row: Any, sent: set[str], policy: NoticePolicy) -> list[Notice]:
     at = row.due_at + policy.escalation_interval * (level - 1)
     owed.append(Notice(f"escalate:{level}", at, "escalation", level))
     return sorted(owed, key=lambda n: n.at)
-
-
-def status_of(row: Any, now: datetime) -> str:
-    """running, overdue, met, missed or cancelled."""
-    if row.status == RUNNING and now > row.due_at:
-        return "overdue"
-    return str(row.status)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -281,28 +274,6 @@ class Clocks:
         if rule is None:
             return rule_id
         return rule.title.get(self.language) or rule.title.get("vi") or rule_id
-
-    @staticmethod
-    def view(rows: list[Any], now: datetime) -> list[dict[str, Any]]:
-        """The clocks as `show --json` gives them."""
-        return [
-            {
-                "clock": d.clock,
-                "rule": d.rule,
-                "title": d.title,
-                "basis": d.basis,
-                "owner": d.owner,
-                "started_at": d.started_at.isoformat(),
-                "due_at": d.due_at.isoformat(),
-                "status": status_of(d, now),
-                "stopped_at": d.stopped_at.isoformat() if d.stopped_at else None,
-                "seconds_left": int((d.due_at - now).total_seconds())
-                if d.status == RUNNING
-                else None,
-                "acknowledged_by": d.acknowledged_by,
-            }
-            for d in rows
-        ]
 
 
 def _addressee(playbook: Playbook, row: Any, notice: Notice) -> str:

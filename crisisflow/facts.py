@@ -14,9 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .directory import EMAIL_RE, Directory
-from .errors import InvalidInput, NotFoundError
+from .errors import InvalidInput
 from .i18n import _
 from .playbook import Fact, Playbook
+from .refs import shown
 
 MAX_TEXT = 500
 MAX_LONGTEXT = 20_000
@@ -36,14 +37,6 @@ _TIME_FORMATS = (
 # Times outside these years are typing mistakes (and the far ends overflow on conversion).
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 # An incident reference, e.g. KC-2026-0007: the playbook's prefix, the year, a number.
-_REF_RE = re.compile(r"([A-Z][A-Z0-9]{0,7})-([0-9]{4})-([0-9]{1,9})")
-_MAX_REF = 40
-
-
-def _shown(value: str, limit: int = 60) -> str:
-    """A user's value as a message shows it: repr (odd characters visible), bounded."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _not_unicode(value: str) -> bool:
@@ -92,12 +85,12 @@ def parse_time(text: str, tz: ZoneInfo, what: str) -> datetime:
             raise InvalidInput(
                 _(
                     "{what}: {text} is not a time; write 2026-11-26 08:30 or 26/11/2026 08:30"
-                ).format(what=what, text=_shown(text))
+                ).format(what=what, text=shown(text))
             ) from None
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise InvalidInput(
             _("{what}: {text}: the year must be between {first} and {last}").format(
-                what=what, text=_shown(text), first=FIRST_YEAR, last=LAST_YEAR
+                what=what, text=shown(text), first=FIRST_YEAR, last=LAST_YEAR
             )
         )
     if value.tzinfo is None:
@@ -203,22 +196,6 @@ def with_defaults(playbook: Playbook, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- references, files and documents ----------------------------------------------------------
-
-
-def clean_ref(ref: str) -> str:
-    """An incident reference as stored: ``" kc-2026-7 "`` → ``"KC-2026-0007"``; anything that
-    cannot be a reference is refused with NotFoundError before it reaches the database."""
-    text = ref.strip()
-    found = _REF_RE.fullmatch(text.upper()) if text.isascii() and len(text) <= _MAX_REF else None
-    if found is None:
-        raise NotFoundError(
-            _(
-                "no incident {ref}: a reference looks like KC-2026-0007; "
-                "see `crisisflow list --all`"
-            ).format(ref=_shown(ref))
-        )
-    prefix, year, number = found.groups()
-    return f"{prefix}-{year}-{int(number):04d}"
 
 
 def read_text_file(path: str | Path, limit: int, what: str) -> str:

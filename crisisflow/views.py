@@ -7,7 +7,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _
-from .playbook import Playbook, Step
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -15,6 +14,7 @@ if TYPE_CHECKING:
     from .app.incidents import Outcome
     from .dispatch import Report
     from .mailbox import Stored
+    from .playbook import Playbook, Step
 
 
 def _step(step: Step) -> str:

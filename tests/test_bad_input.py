@@ -26,7 +26,8 @@ from crisisflow import models
 from crisisflow.cli import cli
 from crisisflow.config import SETTINGS, load_settings
 from crisisflow.errors import ConfigError, InvalidInput, NotFoundError
-from crisisflow.facts import clean_document, clean_ref, parse_time, read_text_file
+from crisisflow.facts import clean_document, parse_time, read_text_file
+from crisisflow.refs import clean_ref
 from crisisflow.mailbox import Sink, messages
 from crisisflow.workspace import init
 

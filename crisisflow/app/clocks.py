@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import history, store_clocks, store_incidents
 from ..actor import Actor
-from ..deadlines import RUNNING
+from ..clock_status import RUNNING
 from ..drafting import IncidentView, view_of
 from ..errors import ConflictError, InvalidInput, NotFoundError
 from ..i18n import _

@@ -7,9 +7,9 @@ from typing import Any
 
 from .. import history, store_incidents
 from ..errors import NotFoundError
-from ..facts import clean_ref
 from ..i18n import _
 from ..playbook import Playbook
+from ..refs import clean_ref
 
 
 def incident_row(conn: Any, ref: str, *, lock: bool = False) -> Any:

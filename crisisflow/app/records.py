@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import audit, store_clocks, store_incidents, store_outbox, store_statements
-from ..deadlines import Clocks
+from .. import audit, clock_status, store_clocks, store_incidents, store_outbox, store_statements
 from ..errors import AuditBroken
 from ..i18n import _
 from .lookup import incident_row, next_steps
@@ -58,7 +57,7 @@ class Records:
             "statements": _statements(statement_rows),
             "messages": [_message(msg) for msg in messages],
             "undeliverable": sum(1 for msg in messages if msg.status == "dead"),
-            "deadlines": Clocks.view(list(clocks), self.app.clock()),
+            "deadlines": clock_status.view(list(clocks), self.app.clock()),
         }
 
     def clocks_due(self, within: timedelta | None, limit: int = 200) -> list[dict[str, Any]]:

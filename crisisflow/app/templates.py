@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import store_clocks
+from .. import clock_status, store_clocks
 from ..config import shipped
-from ..deadlines import Clocks
 from ..drafting import IncidentView, addressed, view_of
 from .lookup import incident_row
 
@@ -48,7 +47,7 @@ class Templates:
         with app.store.reading() as conn:
             row = incident_row(conn, ref)
             incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
-            clocks = Clocks.view(list(store_clocks.deadlines_of(conn, row.id)), now)
+            clocks = clock_status.view(list(store_clocks.deadlines_of(conn, row.id)), now)
         who = app.identify()
         context = app.drafter.context(incident, actor=who.person, note=None, trigger=None, now=now)
         context.update(self._use(name, incident, clocks, who.person, now))
