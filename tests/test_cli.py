@@ -211,11 +211,29 @@ def test_db_status_and_upgrade(workspace: Path) -> None:
     assert "0004 → 0004" in run(workspace, "db", "upgrade").stdout
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a flag of the CLI, not the store
 def test_debug_shows_the_traceback(workspace: Path) -> None:
-    result = CliRunner().invoke(
-        cli, ["--debug", "show", "KC-2099-0001"], env={"CRISISFLOW_HOME": str(workspace)}
-    )
-    assert result.exit_code != 0 and result.exception is not None
+    """An error is one line and its exit code; with --debug, Python's traceback instead."""
+    from crisisflow.errors import NotFoundError
+
+    env = {**os.environ, "CRISISFLOW_HOME": str(workspace)}
+
+    def show(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*crisisflow_command(), *flags, "show", "KC-2099-0001"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    plain, debug = show(), show("--debug")
+    assert plain.returncode == NotFoundError.exit_code and plain.stdout == ""
+    assert len(plain.stderr.splitlines()) == 1 and "KC-2099-0001" in plain.stderr
+    assert "Traceback" not in plain.stderr
+    assert debug.returncode == 1 and debug.stdout == ""
+    assert debug.stderr.startswith("Traceback (most recent call last):")
+    assert debug.stderr.splitlines()[-1].startswith("crisisflow.errors.NotFoundError: ")
 
 
 def test_demo_walks_to_the_final_state(tmp_path: Path) -> None:
