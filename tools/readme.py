@@ -19,11 +19,18 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def settings_table() -> str:
-    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    rows = ["| setting | environment | default | range | meaning |", "|---|---|---|---|---|"]
     for s in SETTINGS:
         default = f"`{s.default}`" if s.default != "" else "(empty)"
-        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {s.help} |")
+        bounds = f"{_number(s.low)}–{_number(s.high)}" if s.low is not None else ""
+        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {bounds} | {s.help} |")
     return "\n".join(rows)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "∞"
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def command_reference() -> str:
