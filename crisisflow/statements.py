@@ -135,6 +135,17 @@ def add_version(
     )
 
 
+# An action that a later status already implies: submitting what is approved, say.
+_IMPLIED_BY = {
+    "submitted": ("submitted", "approved", "published"),
+    "approved": ("approved", "published"),
+}
+
+
+def already_done(statement: Statement, action: str) -> bool:
+    return statement.status in _IMPLIED_BY.get(action, ())
+
+
 @dataclass(frozen=True)
 class Act:
     """One action on a statement's current text, and what the step brings with it."""
@@ -164,11 +175,7 @@ def apply(
         "version": current.number,
         "sha256": current.text_hash,
     }
-    done = {
-        "submitted": ("submitted", "approved", "published"),
-        "approved": ("approved", "published"),
-    }
-    if status in done.get(act.action, ()):
+    if already_done(statement, act.action):
         if act.strict:
             raise TransitionRefused(
                 _("{what} is already {status}").format(what=where, status=status)

@@ -29,8 +29,9 @@ STATEMENT_GUARDS = ("has_statement", "statement_approved")
 
 @dataclass(frozen=True)
 class Known:
-    """What was read for one step: the actor's roles, the statements its guards and actions
-    name (with their current versions and actions), and every kind the incident has."""
+    """What was read for one step: the actor's roles, and the statements its guards and
+    actions (and its destination's) name, with their current versions and actions; ``kinds``
+    are those of them that exist."""
 
     roles: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
@@ -42,9 +43,17 @@ class Known:
         return frozenset(k for k, s in self.statements.items() if s.approved)
 
 
-def statement_steps(effects: list[Any]) -> dict[str, Any]:
-    """What the audit event records of a step's statement actions."""
-    steps = [{"kind": e.kind, "action": e.action} for e in effects if isinstance(e, StatementStep)]
+def statement_steps(effects: list[Any], known: Known) -> dict[str, Any]:
+    """What the audit event records of a step's statement actions: each one, and whether it
+    was done already (approving what an approver approved before records no new approval)."""
+    steps = []
+    for e in effects:
+        if isinstance(e, StatementStep):
+            found = known.statements.get(e.kind)
+            done = found is not None and stmts.already_done(found, e.action)
+            steps.append(
+                {"kind": e.kind, "action": e.action, **({"already": True} if done else {})}
+            )
     return {"statements": steps} if steps else {}
 
 
@@ -58,10 +67,14 @@ def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
     return named | {s.arg["kind"] for s in steps if s.kind == "draft"}
 
 
-def _needs_roles(transition: Transition) -> bool:
-    """Whether the step checks who acts: a role guard, or approving, rejecting, publishing."""
+def _needs_roles(playbook: Playbook, transition: Transition) -> bool:
+    """Whether the step checks who acts: a role guard, or approving, rejecting, publishing
+    (by the transition or on entering its destination)."""
     checked = ("actor_is", "approve_statement", "reject_statement", "publish_statement")
-    return any(s.kind in checked for s in (*transition.guards, *transition.actions))
+    steps = (*transition.guards, *transition.actions)
+    if transition.dest in playbook.states:
+        steps += playbook.states[transition.dest].on_enter
+    return any(s.kind in checked for s in steps)
 
 
 class Writer:
@@ -85,7 +98,7 @@ class Writer:
             found = stmts.assemble(*records).get(kind)
             if found is not None:
                 statements[kind] = found
-        authorised = _needs_roles(transition) and authority.holds_authorisation(
+        authorised = _needs_roles(playbook, transition) and authority.holds_authorisation(
             store_statements.authorisations_of(conn, row.id), self.actor.person, self.app.clock()
         )
         roles = authority.roles_of(
@@ -122,14 +135,12 @@ class Writer:
         """Write a step's drafts, statement actions and outbox rows, in the transaction of its
         event, in the order the step produced them (a rejection before the redraft)."""
         drafts, press = iter(rendered.drafts), list[dict[str, Any]]()
+        current = dict(known.statements)
+        changed: set[str] = set()  # written by this step: read again before acting on them
         for effect in model.effects:
             if isinstance(effect, Draft):
                 draft = next(drafts)
-                new = effect.kind in known.looked_up and effect.kind not in known.statements
-                if not new and (
-                    effect.kind in known.statements
-                    or store_statements.statement_exists(conn, incident_id, effect.kind)
-                ):
+                if effect.kind in current or effect.kind in changed:
                     continue  # drafted once; from then on staff edit the text they have
                 number = stmts.add_version(
                     conn,
@@ -138,22 +149,30 @@ class Writer:
                     draft,
                     author=self.actor.person,
                     now=model.now,
-                    new=True,
+                    new=effect.kind in known.looked_up,
                 )
                 outcome.drafted.append({**draft, "number": number})
+                changed.add(effect.kind)
             elif isinstance(effect, StatementStep):
-                statement = known.statements.get(effect.kind)
-                if statement is None:
-                    raise TransitionRefused(
-                        _("{ref}: no {kind} statement to act on").format(
-                            ref=outcome.ref, kind=effect.kind
+                if effect.kind in changed or effect.kind not in current:
+                    records = store_statements.statement_current(conn, incident_id, effect.kind)
+                    found = stmts.assemble(*records).get(effect.kind)
+                    if found is None:
+                        raise TransitionRefused(
+                            _("{ref}: no {kind} statement to act on").format(
+                                ref=outcome.ref, kind=effect.kind
+                            )
                         )
-                    )
-                act = self._act(conn, incident, statement, effect, model, press)
+                    current[effect.kind] = found
+                    changed.discard(effect.kind)
+                act = self._act(conn, incident, current[effect.kind], effect, model, press)
                 outcome.statement_steps.append(act)
+                changed.add(effect.kind)
         key = f"{outcome.ref}/{event['seq']}"
         rows = outbox.rows(rendered.mails, incident_id, event_id, key, model.now)
-        store_outbox.insert_outbox(conn, rows + press)  # the step's e-mail in one statement
+        for row in press:  # the press copy goes first, and belongs to the step's event
+            row["event_id"] = event_id
+        store_outbox.insert_outbox(conn, press + rows)  # the step's e-mail in one statement
         outcome.queued.extend(
             {
                 "to": m["recipient"],

@@ -22,7 +22,7 @@ from .lookup import incident_row, next_steps
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..playbook import Playbook
+    from ..playbook import Playbook, Transition
     from . import App
 
 
@@ -44,6 +44,26 @@ def stamps_to_json(stamps: dict[str, datetime]) -> dict[str, str]:
     from datetime import UTC
 
     return {k: v.astimezone(UTC).isoformat() for k, v in stamps.items()}
+
+
+def refuse_role_assignments(
+    playbook: Playbook, given: dict[str, str], transition: Transition | None
+) -> None:
+    """A fact named for a role makes whoever it names hold that role in the incident (its
+    spokesperson approves nothing, but may publish). Such a fact is set only by the steps
+    that exist to assign it: those that require it."""
+    allowed = set(transition.requires) if transition else set()
+    for name in given:
+        fact = playbook.facts.get(name)
+        if fact is None or fact.type not in ("person", "unit") or name not in playbook.roles:
+            continue
+        if name not in allowed:
+            steps = [t.trigger for t in playbook.transitions if name in t.requires]
+            raise InvalidInput(
+                _("--set {fact}: {fact} is a role, assigned by: {steps}").format(
+                    fact=name, steps=", ".join(dict.fromkeys(steps)) or _("no step")
+                )
+            )
 
 
 def clean_note(note: str | None) -> str | None:
@@ -98,6 +118,7 @@ class IncidentCases:
         if not title:
             raise InvalidInput(_("--title: give the incident a short title"))
         note = clean_note(note)
+        refuse_role_assignments(playbook, given or {}, None)
         facts = factlib.with_defaults(
             playbook, factlib.apply(playbook, {}, given or {}, app.directory, app.tz)
         )
@@ -213,6 +234,7 @@ class IncidentCases:
                 )
             playbook = app.catalogue.pinned(conn, row.playbook_hash)
             transition = playbook.transition(row.state, trigger)
+            refuse_role_assignments(playbook, given or {}, transition)
             known = writer.read_for(conn, row, playbook, transition)
             model = machine.IncidentModel(
                 ref=row.ref,
@@ -264,7 +286,7 @@ class IncidentCases:
             data={
                 **({"set": changed} if changed else {}),
                 **rendered.summary(),
-                **effects.statement_steps(model.effects),
+                **effects.statement_steps(model.effects, known),
                 "via": writer.actor.via,
             },
         )

@@ -1,0 +1,180 @@
+"""What one playbook step does to statements when it does several things at once: draft and
+submit, approve and publish, reject and then publish, the same draft twice, a statement action
+on entering a state, and who may set a fact that fills a role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crisisflow import models
+from crisisflow.app import App
+from crisisflow.errors import InvalidInput, TransitionRefused
+
+from .conftest import FakeClock
+
+TRIAL = """
+id: trial
+version: 1
+title: {vi: Thử các bước, en: Trial steps}
+reference_prefix: TR
+roles:
+  approver: {vi: Người duyệt, en: Approver}
+  spokesperson: {vi: Người phát ngôn, en: Spokesperson}
+  coordinator: {vi: Văn phòng, en: Coordinator}
+facts:
+  spokesperson: {type: person}
+  publish_channel: {type: choice, choices: [portal]}
+statements:
+  approver: approver
+  publishers: [coordinator, spokesperson]
+  authorisation_grants: [approver]
+  press: [info]
+  publish_facts: {channel: publish_channel}
+  channels: {portal: {vi: Cổng thông tin điện tử, en: Web portal}}
+templates:
+  authorisation: statements/spokesperson-authorisation
+initial: start
+states:
+  start: {}
+  drafted:
+    on_enter:
+      - draft: {kind: info, template: statements/initial-info}
+      - submit_statement: info
+  doubled:
+    on_enter:
+      - draft: {kind: info, template: statements/initial-info}
+  approving:
+    on_enter:
+      - approve_statement: info
+  out: {final: true}
+transitions:
+  - {trigger: draft_and_submit, source: start, dest: drafted}
+  - trigger: draft_twice
+    source: start
+    dest: doubled
+    actions: [draft: {kind: info, template: statements/initial-info}]
+  - {trigger: approve_on_entry, source: drafted, dest: approving}
+  - trigger: approve_and_publish
+    source: drafted
+    dest: out
+    requires: [publish_channel]
+    actions: [approve_statement: info, publish_statement: info]
+  - trigger: reject_and_publish
+    source: [approving]
+    dest: out
+    requires: [note, publish_channel]
+    actions: [reject_statement: info, publish_statement: info]
+  - trigger: name_spokesperson
+    source: [drafted, doubled]
+    dest: out
+    requires: [spokesperson]
+  - {trigger: finish, source: [drafted, doubled, approving], dest: out}
+"""
+
+
+@pytest.fixture
+def trial(app: App) -> App:
+    (app.workspace / "playbooks" / "trial.yaml").write_text(TRIAL, encoding="utf-8")
+    return app
+
+
+def rows(app: App) -> dict[str, list[Any]]:
+    with app.store.reading() as conn:
+        return {
+            t.name: sorted(map(repr, conn.execute(sa.select(t)).all()))
+            for t in models.metadata.sorted_tables
+        }
+
+
+def opened(app: App) -> str:
+    return app.incidents.open("trial", "Thử", actor=app.identify()).ref
+
+
+def test_a_step_that_drafts_and_submits_acts_on_what_it_drafted(trial: App) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    assert trial.statements.show(ref, "info")["status"] == "submitted"
+
+
+def test_a_step_that_approves_then_publishes_publishes_the_approved_text(trial: App) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    outcome = trial.incidents.advance(
+        ref,
+        "approve_and_publish",
+        given={"publish_channel": "portal"},
+        actor=trial.identify("chu-tich"),
+    )
+    actions = [a["action"] for a in trial.statements.show(ref, "info")["actions"]]
+    assert actions == ["submitted", "approved", "published"]
+    messages = trial.records.show(ref)["messages"]
+    assert [m["template"] for m in messages].count("press") == 2  # the directory's press list
+    assert messages[0]["template"] == "press"  # the press copy is queued first
+    event = trial.records.show(ref)["events"][-1]
+    assert event["data"]["statements"] == [
+        {"kind": "info", "action": "approved"},
+        {"kind": "info", "action": "published"},
+    ]
+    assert outcome.to_state == "out"
+
+
+def test_a_step_never_publishes_what_it_has_just_rejected(trial: App) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("chu-tich"))
+    before = rows(trial)
+    with pytest.raises(TransitionRefused, match="rejected, not approved"):
+        trial.incidents.advance(
+            ref,
+            "reject_and_publish",
+            note="Sai số liệu",
+            given={"publish_channel": "portal"},
+            actor=trial.identify("chu-tich"),
+        )
+    assert rows(trial) == before
+
+
+def test_the_same_statement_drafted_twice_in_one_step_is_drafted_once(trial: App) -> None:
+    ref = opened(trial)
+    outcome = trial.incidents.advance(ref, "draft_twice", actor=trial.identify())
+    assert [d["kind"] for d in outcome.drafted] == ["info"]
+    assert trial.statements.show(ref, "info")["version"] == 1
+
+
+def test_an_authorisation_counts_for_an_approval_on_entering_a_state(
+    trial: App, clock: FakeClock
+) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    with pytest.raises(TransitionRefused, match="only the approver"):
+        trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("pho-chu-tich"))
+    trial.statements.authorise(
+        ref, "pho-chu-tich", "30/11/2026 17:00", actor=trial.identify("chu-tich")
+    )
+    trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("pho-chu-tich"))
+    assert trial.statements.show(ref, "info")["status"] == "approved"
+
+
+def test_a_role_is_assigned_only_by_the_step_that_requires_it(trial: App) -> None:
+    ref = opened(trial)
+    before = rows(trial)
+    with pytest.raises(InvalidInput, match="assigned by: name_spokesperson"):
+        trial.incidents.advance(
+            ref,
+            "draft_and_submit",
+            given={"spokesperson": "truong-phong-vhtt"},
+            actor=trial.identify("truong-phong-vhtt"),
+        )
+    with pytest.raises(InvalidInput, match="is a role"):
+        trial.incidents.open(
+            "trial", "Thử", given={"spokesperson": "truc-ban"}, actor=trial.identify()
+        )
+    assert rows(trial) == before
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    trial.incidents.advance(
+        ref, "name_spokesperson", given={"spokesperson": "pho-chu-tich"}, actor=trial.identify()
+    )
+    assert trial.records.show(ref)["facts"]["spokesperson"] == "pho-chu-tich"
