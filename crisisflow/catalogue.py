@@ -7,6 +7,7 @@ what it has loaded, pinned and compiled for the life of the application object t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from functools import cached_property
@@ -152,7 +153,19 @@ class Catalogue:
                 raise NotFoundError(
                     _("pinned playbook {hash} is missing").format(hash=playbook_hash)
                 )
-            cached = self._pinned[playbook_hash] = from_pinned(
-                row.compiled, row.source, row.filename
+            cached = self._pinned[playbook_hash] = self._with_policy(
+                from_pinned(row.compiled, row.source, row.filename), row.compiled
             )
         return cached
+
+    def _with_policy(self, pinned: Playbook, compiled: str) -> Playbook:
+        """A playbook pinned before statement policy became data declares none: its incident
+        follows the policy of the workspace's current playbook of the same id, if any."""
+        data = json.loads(compiled)
+        if "statements" in data or "templates" in data or pinned.id not in self.files():
+            return pinned
+        try:
+            current = self.load(pinned.id)
+        except PlaybookError:
+            return pinned  # a broken file on disk must not stop a running incident
+        return dataclasses.replace(pinned, policy=current.policy)

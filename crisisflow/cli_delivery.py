@@ -214,7 +214,10 @@ def worker(ctx: click.Context) -> None:
         ),
         err=True,
     )
-    total = app.delivery.run_worker(lambda report: click.echo(views.report_text(report)))
+    total = app.delivery.run_worker(
+        lambda report: click.echo(views.report_text(report)),
+        lambda problem: click.echo(_("error: {message}").format(message=problem), err=True),
+    )
     click.echo(
         _("worker stopped; in all: {summary}").format(summary=views.report_text(total)), err=True
     )

@@ -234,7 +234,14 @@ class Clocks:
             "escalation_level": notice.level,
         }
         purpose = "reminder" if notice.kind == "reminder" else "escalation"
-        template = incident.playbook.policy.templates[purpose]  # lint requires both
+        template = incident.playbook.policy.templates.get(purpose)
+        if template is None:  # lint requires both; a playbook pinned before it may lack them
+            raise ConfigError(
+                _(
+                    "{ref}: playbook {id} names no {purpose} template; add `templates: "
+                    "{purpose}: mail/deadline-{purpose}` to playbooks/{id}.yaml"
+                ).format(ref=incident.ref, id=incident.playbook.id, purpose=purpose)
+            )
         mails = drafter.for_role(incident, role, template, {"deadline": deadline}, now)
         recipients = [m["recipient"] for m in mails]
         history.append(

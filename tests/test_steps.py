@@ -4,6 +4,8 @@ on entering a state, and who may set a fact that fills a role."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 
 from crisisflow import models
 from crisisflow.app import App
+from crisisflow.config import load_settings
 from crisisflow.errors import InvalidInput, TransitionRefused
 
 from .conftest import FakeClock
@@ -178,3 +181,38 @@ def test_a_role_is_assigned_only_by_the_step_that_requires_it(trial: App) -> Non
         ref, "name_spokesperson", given={"spokesperson": "pho-chu-tich"}, actor=trial.identify()
     )
     assert trial.records.show(ref)["facts"]["spokesperson"] == "pho-chu-tich"
+
+
+def strip_policy(app: App) -> None:
+    """Make every pinned playbook look as one pinned before statement policy became data."""
+    versions = models.playbook_versions
+    with app.store.writing() as conn:
+        for row in conn.execute(sa.select(versions)).all():
+            data = json.loads(row.compiled)
+            data.pop("statements", None)
+            data.pop("templates", None)
+            conn.execute(
+                versions.update()
+                .where(versions.c.hash == row.hash)
+                .values(compiled=json.dumps(data, ensure_ascii=False))
+            )
+
+
+def test_an_incident_pinned_before_the_policy_follows_the_workspaces(
+    trial: App, workspace: Path, clock: FakeClock
+) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    crisis = trial.incidents.open("media-crisis", "Thử", actor=trial.identify()).ref
+    trial.incidents.advance(crisis, "triage", actor=trial.identify())  # its 24 h clock runs
+    strip_policy(trial)
+    later = App(load_settings(workspace), clock=clock)  # nothing cached from before
+    later.statements.approve(ref, "info", actor=later.identify("chu-tich"))
+    clock.advance(hours=30)
+    assert any(n["ref"] == crisis for n in later.clocks.tick())  # reminders still go out
+    (workspace / "playbooks" / "trial.yaml").unlink()
+    gone = App(load_settings(workspace), clock=clock)
+    with pytest.raises(TransitionRefused, match="none declared"):
+        gone.statements.reject(ref, "info", "Sai", actor=gone.identify("chu-tich"))
+    later.close()
+    gone.close()

@@ -9,7 +9,7 @@ from .. import history, store_clocks, store_incidents
 from ..actor import Actor
 from ..clock_status import RUNNING
 from ..drafting import IncidentView, view_of
-from ..errors import ConflictError, InvalidInput, NotFoundError
+from ..errors import ConfigError, ConflictError, InvalidInput, NotFoundError
 from ..i18n import _
 from .lookup import incident_row
 
@@ -34,12 +34,17 @@ class ClockCases:
         with app.store.reading() as conn:
             due_ids = store_clocks.deadlines_due(conn, now, limit)
         sent: list[dict[str, Any]] = []
+        problem: ConfigError | None = None
         for deadline_id in due_ids:
             try:
                 with app.store.writing() as conn:
                     sent += keeper.notify(conn, deadline_id, now, self._incident, drafter)
             except ConflictError:
                 continue  # another worker sent these first
+            except ConfigError as exc:  # one playbook's mistake must not silence the others
+                problem = problem or exc
+        if problem is not None:
+            raise problem
         return sent
 
     def ack(self, ref: str, unit: str, *, actor: Actor) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import store_outbox
-from ..errors import NotFoundError, UndeliverableMail
+from ..errors import CrisisflowError, NotFoundError, UndeliverableMail
 from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Delivery:
             retry_base=s["retry_base_seconds"],
             retry_cap=s["retry_cap_seconds"],
         )
-        self.app.store.check_schema()
+        self.app.store  # noqa: B018 - the schema is checked when the store is first used
         return Dispatcher(s.database_url, smtp, policy, self.app.clock)
 
     def dispatch(self) -> Report:
@@ -75,10 +75,26 @@ class Delivery:
             )
         return report
 
-    def run_worker(self, on_report: Callable[[Report], None] | None = None) -> Report:
-        """Deliver continuously until SIGINT or SIGTERM, then finish cleanly."""
+    def run_worker(
+        self,
+        on_report: Callable[[Report], None] | None = None,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> Report:
+        """Deliver continuously until SIGINT or SIGTERM, then finish cleanly. A clock that
+        cannot be ticked is told to ``on_problem`` (once per message) and delivery goes on."""
         import asyncio
         import signal
+
+        told: set[str] = set()
+
+        def tick() -> int:
+            try:
+                return len(self.app.clocks.tick())
+            except CrisisflowError as exc:
+                if on_problem is not None and str(exc) not in told:
+                    told.add(str(exc))
+                    on_problem(str(exc))
+                return 0
 
         async def forever() -> Report:
             stop = asyncio.Event()
@@ -91,7 +107,7 @@ class Delivery:
                     stop,
                     self.app.settings["worker_interval"],
                     on_report,
-                    lambda: len(self.app.clocks.tick()),
+                    tick,
                 )
             finally:
                 await dispatcher.close()
