@@ -6,8 +6,9 @@ an edit, a submission, an approval). The model predicts the outcome from the pla
 directory alone: the destination, the stamps, exactly one transition event, the e-mails its
 notify steps address (and the press list when a press statement is published), the clocks the
 state starts and stops, the statements' status, a hash chain that verifies. Other steps try what
-must be refused (a trigger not allowed now, the wrong person, a missing or malformed input, an
-approval by a non-approver) and check that not one row of any table changed.
+must be refused (a trigger not allowed now, the wrong person, a missing or malformed input, a
+role fact set by a step that does not assign it, an approval by a non-approver) and check that
+not one row of any table changed.
 
 The states reached are printed in the terminal summary. With ``CI`` set the walks are longer
 and every state of every shipped playbook must have been reached.
@@ -284,6 +285,11 @@ def walk_machine(
     triggers = sorted({t.trigger for t in playbook.transitions} | {"no_such_trigger"})
     drafted = {s.arg["kind"] for s in playbook.steps() if s.kind == "draft"}
     policy = statement_policy(playbook)
+    # Facts that fill a role (a spokesperson): only a step that requires one may set it.
+    role_facts = {
+        n for n, f in playbook.facts.items() if f.type in ("person", "unit") and n in playbook.roles
+    }
+    free_facts = sorted(set(playbook.facts) - role_facts)
 
     class Walk(RuleBasedStateMachine):
         incident: Incident
@@ -349,6 +355,8 @@ def walk_machine(
                 attempts["required input missing"] = self.missing_input
             if self.unapproved():
                 attempts["approval by a non-approver"] = self.approval_by_non_approver
+            if self.unassigning():
+                attempts["role set by a step that does not assign it"] = self.self_appointment
             name = data.draw(st.sampled_from(sorted(attempts)), "mistake")
             attempt, error = attempts[name](data)
             before = table_rows(app)
@@ -396,6 +404,16 @@ def walk_machine(
             actor = data.draw(st.sampled_from(self.actors(transition, True)), "actor")
             self.prepare_statements(data, transition)
             return self.attempt(transition.trigger, given, note, actor), TransitionRefused
+
+        def self_appointment(self, data: st.DataObject) -> tuple[Callable[[], None], type]:
+            transition = data.draw(st.sampled_from(self.unassigning()), "transition")
+            given, note, _facts = self.draw_inputs(data, transition)
+            name = data.draw(st.sampled_from(sorted(role_facts - set(transition.requires))), "role")
+            actor = data.draw(st.sampled_from(self.actors(transition, True)), "actor")
+            raw, _value = data.draw(st.sampled_from(self.good(playbook.facts[name])), name)
+            self.prepare_statements(data, transition)
+            given[name] = raw
+            return self.attempt(transition.trigger, given, note, actor), InvalidInput
 
         def approval_by_non_approver(self, data: st.DataObject) -> tuple[Callable[[], None], type]:
             kind = data.draw(st.sampled_from(self.unapproved()), "kind")
@@ -447,10 +465,12 @@ def walk_machine(
             self, data: st.DataObject, transition: Transition
         ) -> tuple[dict[str, str], str | None, dict[str, Any]]:
             """Valid values for what ``transition`` requires and its fact guards test, now and
-            then another fact too, or one given again; a note when it needs one."""
+            then another fact too, or one given again (a role only by a step that requires
+            it); a note when it needs one."""
             names = {n for n in transition.requires if n != "note" and not self.present(n)}
             names |= {g.arg for g in transition.guards if g.kind == "fact_set"}
-            names |= data.draw(st.sets(st.sampled_from(sorted(playbook.facts)), max_size=2))
+            settable = sorted({*free_facts, *(role_facts & set(transition.requires))})
+            names |= data.draw(st.sets(st.sampled_from(settable), max_size=2))
             given, facts = self.draw_values(data, sorted(names), self.facts)
             for guard in transition.guards:
                 if guard.kind == "fact_in":
@@ -495,9 +515,8 @@ def walk_machine(
             return needed
 
         def actors(self, transition: Transition, able: bool) -> list[str | None]:
-            """Those who may fire ``transition`` (``able``), or those who may not. The roles
-            count that a person holds when the command starts: a person fact the command sets
-            (``--set spokesperson=…``) fills the role from the next command on."""
+            """Those who may fire ``transition`` (``able``), or those who may not, by the roles
+            they hold when the command starts."""
             return [
                 p
                 for p in people
@@ -536,6 +555,10 @@ def walk_machine(
 
         def guarded(self) -> list[Transition]:
             return [t for t in self.fireable() if self.needs(t) and self.actors(t, False)]
+
+        def unassigning(self) -> list[Transition]:
+            """Fireable transitions that do not require some role fact."""
+            return [t for t in self.fireable() if role_facts - set(t.requires)]
 
         def missing_inputs(self) -> list[Transition]:
             return [t for t in self.fireable() if any(not self.present(n) for n in t.requires)]
@@ -637,7 +660,7 @@ def walk_machine(
             )
 
         def open_incident(self, data: st.DataObject) -> None:
-            names = data.draw(st.sets(st.sampled_from(sorted(playbook.facts))), "facts")
+            names = data.draw(st.sets(st.sampled_from(free_facts)), "facts")
             given, facts = self.draw_values(data, sorted(names), {})
             facts = {n: f.default for n, f in playbook.facts.items() if f.default is not None} | (
                 facts
