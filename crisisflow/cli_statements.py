@@ -172,7 +172,8 @@ def statement_submit(ctx: click.Context, ref: str, kind: str, actor: str | None)
 @as_option
 @click.pass_context
 def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None) -> None:
-    """Approve the current text; only the Chairman or a person authorised for this incident.
+    """Approve the current text; only the playbook's approver (or a person authorised for this
+    incident) may.
 
     \b
     Example:
@@ -191,7 +192,7 @@ def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None
 def statement_reject(
     ctx: click.Context, ref: str, kind: str, reason: str, actor: str | None
 ) -> None:
-    """Return the current text with the reason; only an approver may.
+    """Return the current text with the reason; only the playbook's approver may.
 
     \b
     Example:
@@ -207,9 +208,7 @@ def statement_reject(
 @click.option(
     "--channel",
     required=True,
-    help=_(
-        "portal, social_page, press_release, written_reply, interview, briefing, press_conference."
-    ),
+    help=_("One of the channels the incident's playbook declares (statements: channels:)."),
 )
 @click.option("--url", help=_("Where it was published."))
 @as_option
@@ -218,7 +217,8 @@ def statement_publish(
     ctx: click.Context, ref: str, kind: str, channel: str, url: str | None, actor: str | None
 ) -> None:
     """Record the publication of the approved text; refused unless the current text is the
-    approved one. Press releases and initial information go to the press list by e-mail.
+    approved one; only the playbook's publishers may. The kinds the playbook names under
+    `statements: press:` also go to the directory's press list by e-mail.
 
     \b
     Example:

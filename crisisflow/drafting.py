@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,10 @@ def sha256(text: str) -> str:
 
 def stamps_from_json(raw: dict[str, str]) -> dict[str, datetime]:
     return {k: datetime.fromisoformat(v) for k, v in raw.items()}
+
+
+def stamps_to_json(stamps: dict[str, datetime]) -> dict[str, str]:
+    return {k: v.astimezone(UTC).isoformat() for k, v in stamps.items()}
 
 
 def view_of(row: Any, playbook: Playbook) -> IncidentView:

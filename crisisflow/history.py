@@ -45,16 +45,26 @@ def next_event(row: Any, **fields: Any) -> dict[str, Any]:
 
 
 def append(
-    conn: Connection, incident_id: int, *, at: datetime, actor: str, kind: str, **fields: Any
+    conn: Connection,
+    incident_id: int,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    locked: Any = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """Append an event to an incident from outside a command (the dispatcher, the clock),
-    inside the caller's transaction. The row lock orders it with concurrent commands."""
-    inc = m.incidents
-    row = conn.execute(
-        sa.select(inc.c.ref, inc.c.version, inc.c.head_hash)
-        .where(inc.c.id == incident_id)
-        .with_for_update()
-    ).one()
+    """Append an event that depends on no state (a note, a message sent, a reminder) inside
+    the caller's transaction. The row lock orders it with concurrent commands, so it is never
+    refused as a conflict; ``locked`` is the incident row when the caller already holds it."""
+    row = locked
+    if row is None:
+        inc = m.incidents
+        row = conn.execute(
+            sa.select(inc.c.ref, inc.c.version, inc.c.head_hash)
+            .where(inc.c.id == incident_id)
+            .with_for_update()
+        ).one()
     event = event_row(
         incident_id,
         row.ref,

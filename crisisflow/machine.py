@@ -215,11 +215,6 @@ def compile_machine(playbook: Playbook) -> Machine:
     )
 
 
-def allowed(playbook: Playbook, state: str) -> list[Transition]:
-    """The transitions whose source is ``state``; guards are checked when one is fired."""
-    return playbook.transitions_from(state)
-
-
 class Machines:
     """Compiled machines by playbook content hash. Compiling is the costly part of firing a
     trigger; the catalogue that pins playbooks keeps one of these."""
@@ -275,7 +270,7 @@ def _lend(source: IncidentModel, target: IncidentModel) -> None:
 
 
 def _not_allowed(playbook: Playbook, model: IncidentModel, trigger: str) -> str:
-    names = [t.trigger for t in allowed(playbook, model.state)]
+    names = [t.trigger for t in playbook.transitions_from(model.state)]
     return _("{ref}: {trigger!r} is not allowed in state {state!r}; allowed now: {allowed}").format(
         ref=model.ref,
         trigger=trigger,

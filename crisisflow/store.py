@@ -1,4 +1,6 @@
-"""The database: engine set-up, transactions, schema version, and the queries the app needs.
+"""The database: engine set-up, transactions, schema version, and what went wrong, said in
+one line. The queries live with their aggregate: store_incidents, store_statements,
+store_outbox, store_clocks, store_reports.
 
 SQLite is the embedded default (WAL, foreign keys, busy timeout, durable commits, writers take the
 lock up front with BEGIN IMMEDIATE); PostgreSQL is the scale path. Foreign database errors are

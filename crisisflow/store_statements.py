@@ -65,17 +65,6 @@ def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     ).all()
 
 
-_STATEMENT_ID = sa.select(m.statements.c.id).where(
-    m.statements.c.incident_id == sa.bindparam("incident_id"),
-    m.statements.c.kind == sa.bindparam("kind"),
-)
-
-
-def statement_exists(conn: Connection, incident_id: int, kind: str) -> bool:
-    params = {"incident_id": incident_id, "kind": kind}
-    return conn.execute(_STATEMENT_ID, params).first() is not None
-
-
 def statement_records(
     conn: Connection, incident_id: int, kind: str | None = None
 ) -> tuple[list[Any], list[Any], list[Any]]:
@@ -149,10 +138,3 @@ def authorisations_of(conn: Connection, incident_id: int) -> Sequence[Any]:
 
 def add_authorisation(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(m.authorisations.insert(), values)
-
-
-def statement_kinds(conn: Connection, incident_id: int) -> frozenset[str]:
-    st = m.statements
-    return frozenset(
-        conn.execute(sa.select(st.c.kind).where(st.c.incident_id == incident_id)).scalars()
-    )

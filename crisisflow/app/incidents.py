@@ -1,8 +1,10 @@
 """Opening an incident, firing a trigger on it, adding a note: the incident commands.
 
-A command reads the incident (and what its guards need) first, decides and renders without
-holding a lock, then writes in one transaction that succeeds only if nobody changed the
-incident in between (optimistic locking: a race ends in ConflictError, never a lost change).
+A command is one write transaction: it reads the incident under lock (PostgreSQL's row lock;
+SQLite's writer lock), and what the step's guards and actions need, decides, renders and
+writes. Two officers acting at once are served in turn: the second decides from the state the
+first left. The version check on the incident row stays as a guard against any writer that
+did not take the lock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import audit, history, machine, store_incidents
 from .. import facts as factlib
 from ..actor import Actor
-from ..drafting import IncidentView, stamps_from_json
+from ..drafting import IncidentView, stamps_from_json, stamps_to_json
 from ..errors import ConflictError, InvalidInput
 from ..i18n import _
 from . import effects
@@ -38,12 +40,6 @@ class Outcome:
     clocks: list[dict[str, Any]] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     next: list[dict[str, Any]] = field(default_factory=list)
-
-
-def stamps_to_json(stamps: dict[str, datetime]) -> dict[str, str]:
-    from datetime import UTC
-
-    return {k: v.astimezone(UTC).isoformat() for k, v in stamps.items()}
 
 
 def refuse_role_assignments(
@@ -133,8 +129,9 @@ class IncidentCases:
         )
         machine.enter_initial(playbook, model)
         writer = effects.Writer(app, playbook, actor)
+        compiled = app.catalogue.compiled(playbook)  # YAML, parsed before the lock is taken
         with app.store.writing() as conn:
-            model.ref = self._new_reference(conn, playbook, now)
+            model.ref = self._new_reference(conn, playbook, compiled, now)
             incident = IncidentView(
                 model.ref, title, playbook, model.state, facts, model.stamps, now
             )
@@ -169,7 +166,7 @@ class IncidentCases:
                 )
         return stamps
 
-    def _new_reference(self, conn: Any, playbook: Playbook, now: datetime) -> str:
+    def _new_reference(self, conn: Any, playbook: Playbook, compiled: str, now: datetime) -> str:
         store_incidents.pin_playbook(
             conn,
             hash=playbook.source_hash,
@@ -177,7 +174,7 @@ class IncidentCases:
             version=playbook.version,
             filename=playbook.filename,
             source=playbook.source,
-            compiled=self.app.catalogue.compiled(playbook),
+            compiled=compiled,
             now=now,
         )
         year = now.astimezone(self.app.tz).year
@@ -311,10 +308,11 @@ class IncidentCases:
             raise InvalidInput(_("the note is empty"))
         now = self.app.clock()
         with self.app.store.writing() as conn:
-            row = incident_row(conn, ref)
+            row = incident_row(conn, ref, lock=True)
             event = history.append(
                 conn,
                 row.id,
+                locked=row,
                 at=now,
                 actor=actor.person,
                 kind="note",

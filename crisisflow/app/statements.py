@@ -268,9 +268,11 @@ class StatementCases:
             if not authority.may_grant(s.playbook.policy, app.directory.roles_of(actor.person)):
                 raise TransitionRefused(
                     _(
-                        "only an approver in their own right (the Chairman) may authorise; an "
+                        "only the approver ({role}) in their own right may authorise; an "
                         "authorised person may not pass it on, and {actor} is not one"
-                    ).format(actor=actor.person)
+                    ).format(
+                        role=s.playbook.policy.approver or _("none declared"), actor=actor.person
+                    )
                 )
             if grantee.id == actor.person:
                 raise InvalidInput(_("{person} already holds the role").format(person=grantee.id))
