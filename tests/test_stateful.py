@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -155,11 +155,14 @@ STATES: dict[str, list[str]] = {}  # playbook id → all its states
 
 # Walks per playbook on SQLite; PostgreSQL runs a quarter of them. With CI set the walks are
 # many more, and the same on every run: reaching every state is then not a matter of luck.
+# Locally a failing walk is reported as it was generated, every step with its draws: shrinking
+# replays whole walks against the database, for up to five minutes a test. CI shrinks.
 settings.register_profile(
     "stateful",
     max_examples=4,
     stateful_step_count=40,
     deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
