@@ -151,6 +151,8 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
             raise InvalidInput(_("report yearly needs --year, e.g. --year 2026"))
         text = app.reports.yearly(year, fmt)
     else:
+        if year is not None:
+            raise InvalidInput(_("--year is for the yearly report; an incident's review has none"))
         if fmt == "json":
             raise InvalidInput(
                 _(
@@ -230,7 +232,13 @@ def worker(ctx: click.Context) -> None:
     help=_("Only messages with this status."),
 )
 @click.option("--incident", "ref", metavar="REF", help=_("Only this incident's messages."))
-@click.option("--limit", default=200, show_default=True, help=_("At most this many."))
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help=_("At most this many."),
+)
 @json_option
 @click.pass_context
 def outbox(

@@ -258,7 +258,13 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
     metavar="DURATION",
     help=_("Incidents with a clock running out within DURATION (e.g. 2h, 90m, 1d)."),
 )
-@click.option("--limit", default=200, show_default=True, help=_("At most this many."))
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help=_("At most this many."),
+)
 @json_option
 @click.pass_context
 def list_(

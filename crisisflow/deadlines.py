@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .playbook import Playbook, State
 
 IncidentOf = Callable[[Any, int], "IncidentView"]  # (conn, incident id) → the incident
-_POINT_RE = re.compile(r"^\s*(\d+)\s*(%|m|h|d)\s*$")
+_POINT_RE = re.compile(r"^\s*(\d{1,9})\s*(%|m|h|d)\s*$")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
 
@@ -48,6 +48,18 @@ class NoticePolicy:
                     _("setting reminders: {part!r} is not like 50% or 2h").format(part=part)
                 )
             amount, unit = int(match.group(1)), match.group(2)
+            if unit == "%" and not 0 < amount < 100:
+                raise ConfigError(
+                    _("setting reminders: {part!r}: a share of the clock is 1% to 99%").format(
+                        part=part
+                    )
+                )
+            if unit != "%" and amount * _SECONDS[unit] > _LONGEST.total_seconds():
+                raise ConfigError(
+                    _("setting reminders: {part!r} is longer than any clock (3660d)").format(
+                        part=part
+                    )
+                )
             if unit == "%":
                 points.append((part, amount / 100, True))
             else:
@@ -81,11 +93,18 @@ def notices(row: Any, sent: set[str], policy: NoticePolicy) -> list[Notice]:
     return sorted(owed, key=lambda n: n.at)
 
 
+# No legal clock runs longer than a few months; ten years bounds every duration typed.
+_LONGEST = timedelta(days=3660)
+
+
 def parse_duration(text: str) -> timedelta:
-    match = re.match(r"^\s*(\d+)\s*(m|h|d)\s*$", text)
-    if not match:
-        raise InvalidInput(_("{text!r} is not a duration such as 90m, 2h or 3d").format(text=text))
-    return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
+    match = re.match(r"^\s*(\d{1,9})\s*(m|h|d)\s*$", text)
+    span = timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)]) if match else None
+    if span is None or span > _LONGEST:
+        raise InvalidInput(
+            _("{text!r} is not a duration such as 90m, 2h or 3d (at most 3660d)").format(text=text)
+        )
+    return span
 
 
 class Clocks:

@@ -158,8 +158,15 @@ class _Linter:
                 message = _("statements press: no step drafts a statement {name!r}")
                 self.problem(line, message.format(name=kind))
         kinds = {s.kind for s in pb.steps()}
-        if kinds & {"approve_statement", "reject_statement"} and not policy.approver:
+        approving = {"approve_statement", "reject_statement", "statement_approved"}
+        if kinds & approving and not policy.approver:
             self.problem(line, _("statements: name the approver role (`approver: ROLE`)"))
+        if policy.grants and "authorisation" not in policy.templates:
+            message = _(
+                "statements: authorisation_grants needs the letter it is written in "
+                "(`templates: authorisation: NAME`)"
+            )
+            self.problem(line, message)
         if "publish_statement" in kinds and not (policy.publishers and policy.channel_fact):
             message = _(
                 "statements: a publish step needs `publishers: [ROLES]` and "

@@ -51,7 +51,10 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
     r.keys(spec, "statements", _KEYS)
     approver = spec.get("approver")
     if approver is not None:
-        names = r.names(approver, "statements approver", r.line(spec, "approver", line))
+        where_line = r.line(spec, "approver", line)
+        names = r.names(approver, "statements approver", where_line)
+        if len(names) != 1:
+            r.problem(where_line, _("statements approver: one role, e.g. `approver: approver`"))
         approver = names[0] if len(names) == 1 else None
     channels: dict[str, Localized] = {}
     raw_channels = spec.get("channels", {})

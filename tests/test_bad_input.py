@@ -27,8 +27,8 @@ from crisisflow.cli import cli
 from crisisflow.config import SETTINGS, load_settings
 from crisisflow.errors import ConfigError, InvalidInput, NotFoundError
 from crisisflow.facts import clean_document, parse_time, read_text_file
-from crisisflow.refs import clean_ref
 from crisisflow.mailbox import Sink, messages
+from crisisflow.refs import clean_ref
 from crisisflow.workspace import init
 
 TITLE = "Mạng xã hội lan truyền tin sạt lở bờ kè"
@@ -597,3 +597,37 @@ def test_statement_edit_from_dev_zero_is_refused_before_reading_it_all(workspace
     )
     assert result.exit_code not in (0, 70) and "Traceback" not in result.output
     assert "--file /dev/zero" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "--due-within", "99999999999d"], "is not a duration"),
+        (["list", "--due-within", "9999999d"], "at most 3660d"),
+        (["list", "--limit", "-1"], "--limit"),
+        (["outbox", "--limit", "0"], "--limit"),
+        (["report", "KC-2026-0001", "--year", "2026"], "--year is for the yearly report"),
+    ],
+)
+def test_listing_options_out_of_range_are_refused_in_one_line(
+    workspace: Path, args: list[str], expected: str
+) -> None:
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    CliRunner().invoke(cli, ["open", "media-crisis", "--title", "Thử"], env=env)
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code not in (0, 70), result.output
+    assert expected in result.stderr and "Traceback" not in result.output
+
+
+def test_a_reminder_setting_beyond_any_clock_is_a_settings_error(workspace: Path) -> None:
+    env = {"CRISISFLOW_HOME": str(workspace), "CRISISFLOW_REMINDERS": "50%, 99999999999d"}
+    result = CliRunner().invoke(cli, ["open", "media-crisis", "--title", "Thử"], env=env)
+    assert result.exit_code not in (0, 70), result.output
+    assert "setting reminders" in result.stderr
+
+
+def test_outbox_takes_a_reference_as_every_command_does(workspace: Path) -> None:
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    CliRunner().invoke(cli, ["open", "media-crisis", "--title", "Thử"], env=env)
+    result = CliRunner().invoke(cli, ["outbox", "--incident", "kc-2026-1", "--json"], env=env)
+    assert result.exit_code == 0 and "KC-2026-0001" in result.stdout

@@ -154,6 +154,12 @@ def line_of(text: str, fragment: str) -> int:
         ("  press: [holding_statement, initial_info]", "  press: [initial_inf]", "'initial_inf'"),
         ("    interview: {", "    interviews: {", "not: interview"),
         ("  reminder: mail/deadline-reminder\n", "", "`reminder` and `escalation`"),
+        ("  approver: approver\n", "  approver: [approver, deputy]\n", "one role"),
+        (
+            "  authorisation: statements/spokesperson-authorisation\n",
+            "",
+            "authorisation_grants needs the letter",
+        ),
     ],
 )
 def test_statement_policy_is_checked_with_its_line(old: str, new: str, message: str) -> None:
@@ -163,7 +169,10 @@ def test_statement_policy_is_checked_with_its_line(old: str, new: str, message: 
         catalogue.parse_text(broken, "media-crisis.yaml", RENDERER.exists)
     found = [p for p in error.value.problems if message in p.message]
     assert found, [str(p) for p in error.value.problems]
-    assert found[0].line in (line_of(broken, "statements:"), line_of(broken, "templates:"))
+    lines = {line_of(broken, "statements:"), line_of(broken, "templates:")}
+    if new.strip():  # a problem about a key stands at that key
+        lines.add(line_of(broken, new.strip()))
+    assert found[0].line in lines
 
 
 def test_the_shipped_policy_is_read_as_declared() -> None:

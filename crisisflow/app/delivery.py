@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store_outbox
 from ..errors import CrisisflowError, NotFoundError, UndeliverableMail
 from ..i18n import _, ngettext
+from ..refs import clean_ref
 
 if TYPE_CHECKING:
     from ..dispatch import Dispatcher, Report
@@ -119,7 +120,7 @@ class Delivery:
     ) -> list[dict[str, Any]]:
         with self.app.store.reading() as conn:
             rows = store_outbox.outbox_rows(
-                conn, status=status, ref=ref.strip().upper() if ref else None, limit=limit
+                conn, status=status, ref=clean_ref(ref) if ref else None, limit=limit
             )
         return [
             {

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import audit, clock_status, store_clocks, store_incidents, store_outbox, store_statements
 from ..errors import AuditBroken
 from ..i18n import _
+from ..refs import clean_ref
 from .lookup import incident_row, next_steps
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class Records:
         """Recompute every incident's (or one incident's) hash chain; name the first broken
         link of each."""
         with self.app.store.reading() as conn:
-            refs = [ref.strip().upper()] if ref else store_incidents.all_refs(conn)
+            refs = [clean_ref(ref)] if ref else store_incidents.all_refs(conn)
             results = []
             for each in refs:
                 row = incident_row(conn, each)
