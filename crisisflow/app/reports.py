@@ -135,13 +135,16 @@ def _clocks(data: dict[str, Any], loc: Any) -> Section:
 
 
 def _statements(data: dict[str, Any], statements: list[dict[str, Any]], loc: Any) -> Section:
+    # The two reads are separate transactions: a statement drafted in between has no versions
+    # counted here rather than none at all.
+    versions = {x["kind"]: len(x["versions"]) for x in data["statements"]}
     return (
         _("Statements"),
         [_("statement"), _("versions"), _("status"), _("updated")],
         [
             [
                 s["kind"],
-                str(len(next(x["versions"] for x in data["statements"] if x["kind"] == s["kind"]))),
+                str(versions.get(s["kind"], 0)),
                 s["status"],
                 loc(s["updated_at"]),
             ]
