@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -300,11 +301,17 @@ def test_template_list_and_render(app: App, workspace: Path) -> None:
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     listed = cli_run(workspace, "template", "list").stdout
     assert "statements/initial-info" in listed and "shipped" in listed
+
+    def own(name: str) -> bool:
+        rows = json.loads(cli_run(workspace, "template", "list", "--json").stdout)
+        return bool(next(r for r in rows if r["name"] == name)["workspace"])
+
+    assert not own("mail/new-incident")
     (workspace / "templates/mail/new-incident.en.txt").write_text(
         "{% block subject %}Own{% endblock %}{% block body %}Own body{% endblock %}",
         encoding="utf-8",
     )
-    assert "mail/new-incident" in cli_run(workspace, "template", "list").stdout
+    assert own("mail/new-incident")  # the workspace's copy now differs, and wins
     shown = cli_run(
         workspace, "template", "render", "mail/new-incident", "--incident", ref, "--lang", "en"
     ).stdout

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-import crisisflow.store
 import crisisflow.store_incidents
 from crisisflow.app import App
 from crisisflow.config import shipped
@@ -125,3 +125,44 @@ def test_template_renders(name: str, lang: str, contexts: dict[str, object]) -> 
         assert "\n" not in parts["subject"].strip()
     else:
         assert parts["title"].strip()
+
+
+def test_every_shipped_template_renders_through_the_command_as_its_use_gives_it(
+    workspace: Path,
+) -> None:
+    """`crisisflow template render NAME --incident REF` for every template and language,
+    against an incident of the playbook that uses it, with what that use adds (a task mail's
+    addressee and due time, a notice's clock, an authorisation's letter, the yearly counts)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from crisisflow.catalogue import load_file
+    from crisisflow.cli import cli
+
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    runner = CliRunner()
+    used: dict[str, str] = {}
+    refs: dict[str, str] = {}
+    for path in sorted(shipped("playbooks").glob("*.yaml")):
+        opened = runner.invoke(cli, ["open", path.stem, "--title", "Thử", "--json"], env=env)
+        refs[path.stem] = json.loads(opened.stdout)["ref"]
+        for name, _line in load_file(path).templates():
+            used.setdefault(name, path.stem)
+    listed = json.loads(runner.invoke(cli, ["template", "list", "--json"], env=env).stdout)
+    assert len(listed) >= 48
+    failures = []
+    for row in listed:
+        ref = refs[used.get(row["name"], "media-crisis")]
+        for lang in ("vi", "en"):
+            args = ["template", "render", row["name"], "--incident", ref, "--lang", lang]
+            result = runner.invoke(cli, args, env=env)
+            if result.exit_code != 0 or not result.stdout.strip():
+                failures.append(f"{row['name']} {lang}: {result.stderr.strip()}")
+    assert failures == []
+    task = runner.invoke(
+        cli,
+        ["template", "render", "mail/new-incident", "--incident", refs["media-crisis"]],
+        env=env,
+    )
+    assert "Văn phòng HĐND và UBND huyện" in task.stdout  # addressed to the coordinator

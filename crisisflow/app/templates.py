@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import clock_status, store_clocks
 from ..config import shipped
+from ..directory import Recipient
 from ..drafting import IncidentView, addressed, view_of
+from ..errors import ConfigError
 from .lookup import incident_row
 
 if TYPE_CHECKING:
@@ -72,7 +74,7 @@ class Templates:
             role = role or (clocks[0]["owner"] if clocks else None) or playbook.escalation[0]
             extra["deadline"] = _sample_deadline(clocks, now)
         if role is not None:
-            recipient = self.app.drafter.recipients(role, incident)[0]
+            recipient = self._addressee(incident, role)
             extra.update(addressed(recipient, role))
             extra["due"] = now + timedelta(seconds=due) if due else None
         if purposes.get(name) == "authorisation":
@@ -86,6 +88,19 @@ class Templates:
         if name == self.app.reports.yearly_template:
             extra["report"] = self.app.reports.yearly_counts(now.astimezone(self.app.tz).year)
         return extra
+
+    def _addressee(self, incident: IncidentView, role: str) -> Recipient:
+        try:
+            return self.app.drafter.recipients(role, incident)[0]
+        except ConfigError:  # nobody fills the role yet: the step that names them comes later
+            return _unassigned(incident, role, self.app.settings["language"])
+
+
+def _unassigned(incident: IncidentView, role: str, lang: str) -> Recipient:
+    """Whom a preview addresses when the incident has not yet named who fills ``role`` (its
+    field unit, say): the role itself, by its title."""
+    label = incident.playbook.roles.get(role)
+    return Recipient(role, label.get_lang(lang) if label else role, "", lang)
 
 
 def _notified_role(incident: IncidentView, name: str) -> tuple[str | None, int | None]:
