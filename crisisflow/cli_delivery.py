@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -354,8 +355,13 @@ def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
     """
     from . import views
 
-    msg = get_app(ctx).delivery.received_message(key)
-    click.echo(msg.as_string() if raw else views.message_text(msg))
+    delivery = get_app(ctx).delivery
+    if raw:  # the stored bytes, not a re-serialisation that could fold or re-encode headers
+        sys.stdout.flush()
+        sys.stdout.buffer.write(delivery.received_bytes(key))
+        sys.stdout.buffer.flush()
+        return
+    click.echo(views.message_text(delivery.received_message(key)))
 
 
 COMMANDS = [tick, ack, audit_, report, dispatch, worker, outbox, mailbox_]

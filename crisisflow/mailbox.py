@@ -186,6 +186,11 @@ def messages(folder: Path) -> list[Stored]:
 
 def message(folder: Path, key: str) -> EmailMessage:
     """One received message, by its Maildir key or its number in `messages()` (from 1)."""
+    return _parse(stored_bytes(folder, key))
+
+
+def stored_bytes(folder: Path, key: str) -> bytes:
+    """One received message exactly as the sink stored it."""
     if key.isdigit():
         listed = messages(folder)
         if 1 <= int(key) <= len(listed):
@@ -197,4 +202,4 @@ def message(folder: Path, key: str) -> EmailMessage:
                 key=key, folder=folder
             )
         )
-    return _parse(box.get_bytes(key))
+    return bytes(box.get_bytes(key))

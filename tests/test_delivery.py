@@ -327,6 +327,13 @@ def test_mailbox_sink_keeps_what_it_receives(workspace: Path, clock: FakeClock) 
     number = str(addresses.index("cuatung@vinhlinh.example") + 1)
     shown = CliRunner().invoke(cli, ["mailbox", "show", number], env=env)
     assert "Phiếu giao nhiệm vụ" in shown.stdout and "KC-2026-0001.ics" in shown.stdout
+    raw = CliRunner().invoke(cli, ["mailbox", "show", number, "--raw"], env=env)
+    stored = next(
+        path.read_bytes()
+        for path in (workspace / "mailbox" / "new").iterdir()
+        if path.name.startswith(received[int(number) - 1]["key"])
+    )
+    assert raw.stdout_bytes == stored  # byte for byte, not re-serialised
     missing = CliRunner().invoke(cli, ["mailbox", "show", "99"], env=env)
     assert missing.exit_code == 5
     app.close()

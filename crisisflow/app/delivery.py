@@ -174,3 +174,9 @@ class Delivery:
         from ..mailbox import message
 
         return message(self.mailbox_folder, key)
+
+    def received_bytes(self, key: str) -> bytes:
+        """A received message as stored, byte for byte."""
+        from ..mailbox import stored_bytes
+
+        return stored_bytes(self.mailbox_folder, key)
