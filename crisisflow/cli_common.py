@@ -78,6 +78,16 @@ def get_app(ctx: click.Context) -> App:
 # --- shared options, defined once ------------------------------------------------------------
 
 
+def limit_option(f: F) -> F:
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, 100_000),
+        default=200,
+        show_default=True,
+        help=_("At most this many."),
+    )(f)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help=_("Print JSON for scripts."))(f)
 

@@ -13,6 +13,7 @@ from .cli_common import (
     as_option,
     get_app,
     json_option,
+    limit_option,
     print_json,
     write_output,
 )
@@ -233,13 +234,7 @@ def worker(ctx: click.Context) -> None:
     help=_("Only messages with this status."),
 )
 @click.option("--incident", "ref", metavar="REF", help=_("Only this incident's messages."))
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=200,
-    show_default=True,
-    help=_("At most this many."),
-)
+@limit_option
 @json_option
 @click.pass_context
 def outbox(

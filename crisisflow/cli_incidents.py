@@ -13,6 +13,7 @@ from .cli_common import (
     as_option,
     get_app,
     json_option,
+    limit_option,
     note_option,
     parse_assignments,
     print_json,
@@ -258,13 +259,7 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
     metavar="DURATION",
     help=_("Incidents with a clock running out within DURATION (e.g. 2h, 90m, 1d)."),
 )
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=200,
-    show_default=True,
-    help=_("At most this many."),
-)
+@limit_option
 @json_option
 @click.pass_context
 def list_(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import models as m
+from .clock_status import CANCELLED, MET
 from .rules import YearlyReport
 
 
@@ -32,6 +33,11 @@ def _incident_counts(
 ) -> dict[str, int]:
     inc, st, act, dl = m.incidents, m.statements, m.statement_actions, m.deadlines
     opened = sa.and_(inc.c.opened_at >= start, inc.c.opened_at < end)
+    legal_clocks = (
+        sa.select(sa.func.count())
+        .select_from(dl)
+        .where(dl.c.clock == kinds.legal_clock, dl.c.started_at >= start, dl.c.started_at < end)
+    )
 
     def count(query: Any) -> int:
         return _count(conn, query)
@@ -45,26 +51,8 @@ def _incident_counts(
             )
             .where(opened, act.c.action == "published")
         ),
-        "incidents_under_24h_rule": count(
-            sa.select(sa.func.count())
-            .select_from(dl)
-            .where(
-                dl.c.clock == kinds.legal_clock,
-                dl.c.started_at >= start,
-                dl.c.started_at < end,
-                dl.c.status != "cancelled",
-            )
-        ),
-        "statements_on_time": count(
-            sa.select(sa.func.count())
-            .select_from(dl)
-            .where(
-                dl.c.clock == kinds.legal_clock,
-                dl.c.started_at >= start,
-                dl.c.started_at < end,
-                dl.c.status == "met",
-            )
-        ),
+        "incidents_under_24h_rule": count(legal_clocks.where(dl.c.status != CANCELLED)),
+        "statements_on_time": count(legal_clocks.where(dl.c.status == MET)),
     }
 
 
