@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from . import history, outbox, store_clocks
 from .actor import CLOCK
@@ -115,7 +116,7 @@ class Clocks:
         self,
         pack: Pack,
         policy: NoticePolicy,
-        tz: tzinfo,
+        tz: ZoneInfo,
         language: str,
         local: Callable[[datetime], str],
     ) -> None:

@@ -216,7 +216,7 @@ def _yearly_report(path: Path, data: Any) -> YearlyReport:
         if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
             raise ConfigError(
                 _("{path}:{line}: reports yearly {key}: a name or a list of names").format(
-                    path=path, line=spec.line_of(key), key=key
+                    path=path, line=getattr(spec, "line_of", lambda _k: line)(key), key=key
                 )
             )
         values[key] = items[0] if key in ("legal_clock", "template") else tuple(items)

@@ -1,6 +1,6 @@
 """What a playbook step does besides moving the state: the statements it drafts, the
-statement actions it takes, the e-mails it queues. Read what the step's guards and actions
-need once, before the step; render before the write; write inside the step's transaction.
+statement actions it takes, the e-mails it queues. Inside the step's transaction, what its
+guards and actions need is read once, before it fires; its effects are written after.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ..drafting import Drafter
-    from ..playbook import Playbook, Transition
+    from ..playbook import Playbook, Step, Transition
     from . import App
     from .incidents import Outcome
 
@@ -57,12 +57,17 @@ def statement_steps(effects: list[Any], known: Known) -> dict[str, Any]:
     return {"statements": steps} if steps else {}
 
 
-def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
-    """The statements a transition's guards and actions (and its destination's) look at, act
-    on or draft."""
+def _steps_of(playbook: Playbook, transition: Transition) -> tuple[Step, ...]:
+    """A transition's guards and actions, and the actions of entering its destination."""
     steps = (*transition.guards, *transition.actions)
     if transition.dest in playbook.states:
         steps += playbook.states[transition.dest].on_enter
+    return steps
+
+
+def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
+    """The statements a step looks at, acts on or drafts."""
+    steps = _steps_of(playbook, transition)
     named = {s.arg for s in steps if s.kind in STATEMENT_GUARDS or s.kind.endswith("_statement")}
     return named | {s.arg["kind"] for s in steps if s.kind == "draft"}
 
@@ -71,24 +76,19 @@ def _needs_roles(playbook: Playbook, transition: Transition) -> bool:
     """Whether the step checks who acts: a role guard, or approving, rejecting, publishing
     (by the transition or on entering its destination)."""
     checked = ("actor_is", "approve_statement", "reject_statement", "publish_statement")
-    steps = (*transition.guards, *transition.actions)
-    if transition.dest in playbook.states:
-        steps += playbook.states[transition.dest].on_enter
-    return any(s.kind in checked for s in steps)
+    return any(s.kind in checked for s in _steps_of(playbook, transition))
 
 
 class Writer:
-    def __init__(self, app: App, playbook: Playbook | None, actor: Actor) -> None:
+    def __init__(self, app: App, actor: Actor) -> None:
         self.app = app
         self.actor = actor
         self.drafter = app.drafter  # loaded here, before any write transaction opens
-        self.playbook = playbook
 
     def read_for(
         self, conn: Any, row: Any, playbook: Playbook, transition: Transition | None
     ) -> Known:
         """Read, once, what the step's guards and statement actions need."""
-        self.playbook = playbook
         if transition is None:
             return Known()
         named = _named_statements(playbook, transition)
@@ -192,8 +192,7 @@ class Writer:
         model: IncidentModel,
         press: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        assert self.playbook is not None
-        policy = self.playbook.policy
+        policy = incident.playbook.policy
         act = stmts.Act(
             step.action,
             self.actor.person,

@@ -128,7 +128,7 @@ class IncidentCases:
             note=note,
         )
         machine.enter_initial(playbook, model)
-        writer = effects.Writer(app, playbook, actor)
+        writer = effects.Writer(app, actor)
         compiled = app.catalogue.compiled(playbook)  # YAML, parsed before the lock is taken
         with app.store.writing() as conn:
             model.ref = self._new_reference(conn, playbook, compiled, now)
@@ -218,7 +218,7 @@ class IncidentCases:
         left (refused if the trigger no longer applies)."""
         app = self.app
         note = clean_note(note)
-        writer = effects.Writer(app, None, actor)
+        writer = effects.Writer(app, actor)
         keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
         with app.store.writing() as conn:
             row = incident_row(conn, ref, lock=True)

@@ -3,6 +3,7 @@ context the step, notice or command that uses it would give (changing nothing)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,7 @@ class Templates:
         self,
         name: str,
         incident: IncidentView,
-        clocks: list[dict[str, Any]],
+        clocks: Sequence[dict[str, Any]],
         person: str,
         now: datetime,
     ) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def _notified_role(incident: IncidentView, name: str) -> tuple[str | None, int |
     return None, None
 
 
-def _sample_deadline(clocks: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def _sample_deadline(clocks: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """The incident's first clock as a notice describes it (or one due in a day)."""
     clock = clocks[0] if clocks else {}
     return {
