@@ -86,6 +86,10 @@ def cf_step(app: App, ref: str, trigger: str, kwargs: dict[str, Any]) -> None:
     app.incidents.advance(ref, trigger, actor=actor, **chosen)
 
 
+def cf_engine(app: App) -> Engine:
+    return app.store.engine
+
+
 def cf_stop(app: App) -> None:
     app.close()
 
@@ -295,6 +299,24 @@ def same_rows(crisisflow: Engine, raw: Engine) -> None:
 # --- the run -------------------------------------------------------------------------------
 
 
+class Statements:
+    """Counts the SQL statements an engine executes while ``counting`` is on (BEGIN included
+    where the driver sends it as a statement; COMMIT is not a statement here on either side)."""
+
+    def __init__(self, *engines: Engine) -> None:
+        self.counting = False
+        self.counts = [0] * len(engines)
+        for index, engine in enumerate(engines):
+            sa.event.listen(engine, "before_cursor_execute", self._counter(index))
+
+    def _counter(self, index: int) -> Any:
+        def count(*_args: Any) -> None:
+            if self.counting:
+                self.counts[index] += 1
+
+        return count
+
+
 @dataclass
 class Round:
     crisisflow: list[float] = field(default_factory=list)
@@ -304,15 +326,27 @@ class Round:
         return len(self.crisisflow) / sum(self.crisisflow), len(self.raw) / sum(self.raw)
 
 
-def walk(app: App, recorder: Recorder, replayer: Replayer, result: Round | None) -> None:
+def walk(
+    app: App,
+    recorder: Recorder,
+    replayer: Replayer,
+    result: Round | None,
+    statements: Statements | None = None,
+) -> None:
     """Open one incident and walk it, each crisisflow step followed by its raw replay."""
     ref = cf_open(app)
     replayer.replay(recorder.step(ref))  # opening is set-up on both sides, not timed
     for trigger, kwargs in MEDIA_CRISIS_PATH:
+        step = recorder.step  # the recorder reads through an engine of its own, not counted
+        if statements is not None:
+            statements.counting = True
         started = time.perf_counter()
         cf_step(app, ref, trigger, kwargs)
         cf_seconds = time.perf_counter() - started
-        raw_seconds = replayer.replay(recorder.step(ref))
+        recorded = step(ref)
+        raw_seconds = replayer.replay(recorded)
+        if statements is not None:
+            statements.counting = False
         if result is not None:
             result.crisisflow.append(cf_seconds)
             result.raw.append(raw_seconds)
@@ -327,6 +361,14 @@ def measure(cf_url: str, reader_url: str, raw_url: str, folder: Path, args: Any)
         create_tables(raw)
         recorder, replayer = Recorder(reader), Replayer(raw)
         walk(app, recorder, replayer, None)  # warm-up: imports, caches, prepared statements
+        statements = Statements(cf_engine(app), raw)
+        walk(app, recorder, replayer, None, statements)  # one walk, to count statements
+        steps = len(MEDIA_CRISIS_PATH)
+        print(
+            f"  SQL statements per step: crisisflow {statements.counts[0] / steps:.1f},"
+            f" raw {statements.counts[1] / steps:.1f}",
+            flush=True,
+        )
         rounds = []
         for _ in range(args.rounds):
             result = Round()
