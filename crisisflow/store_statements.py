@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,25 +87,31 @@ def statement_records(
     return list(heads), list(versions), list(actions)
 
 
-_CURRENT_VERSION = (
+_ACTION_COLUMNS = [c for c in m.statement_actions.c if c.name != "statement_id"]
+_OTHERS = m.statement_versions.alias("others")
+_LATEST = (
+    sa.select(sa.func.max(_OTHERS.c.number))
+    .where(_OTHERS.c.statement_id == m.statements.c.id)
+    .scalar_subquery()
+)
+# The statement, its current version and every action on it, in one round trip: one row per
+# action (or one row with no action).
+_CURRENT = (
     sa.select(
         m.statements.c.id,
         m.statements.c.incident_id,
         m.statements.c.kind,
         m.statements.c.corrects_id,
         *[c for c in m.statement_versions.c if c.name != "id"],
+        *[c.label("a_" + c.name) for c in _ACTION_COLUMNS],
     )
     .join(m.statement_versions, m.statement_versions.c.statement_id == m.statements.c.id)
+    .outerjoin(m.statement_actions, m.statement_actions.c.statement_id == m.statements.c.id)
     .where(
         m.statements.c.incident_id == sa.bindparam("incident_id"),
         m.statements.c.kind == sa.bindparam("kind"),
+        m.statement_versions.c.number == _LATEST,
     )
-    .order_by(m.statement_versions.c.number.desc())
-    .limit(1)
-)
-_ACTIONS_OF = (
-    sa.select(m.statement_actions)
-    .where(m.statement_actions.c.statement_id == sa.bindparam("statement_id"))
     .order_by(m.statement_actions.c.id)
 )
 
@@ -113,12 +120,20 @@ def statement_current(
     conn: Connection, incident_id: int, kind: str
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """Like statement_records for one statement, with only its current version: what a step
-    that submits, approves or publishes it needs, in two queries."""
-    row = conn.execute(_CURRENT_VERSION, {"incident_id": incident_id, "kind": kind}).first()
-    if row is None:
+    that submits, approves or publishes it needs, in one query."""
+    rows = conn.execute(_CURRENT, {"incident_id": incident_id, "kind": kind}).all()
+    if not rows:
         return [], [], []
-    actions = conn.execute(_ACTIONS_OF, {"statement_id": row.statement_id}).all()
-    return [row], [row], list(actions)  # the row holds the statement and its version
+    head = rows[0]  # holds the statement and its version
+    actions = [
+        SimpleNamespace(
+            statement_id=head.statement_id,
+            **{c.name: getattr(r, "a_" + c.name) for c in _ACTION_COLUMNS},
+        )
+        for r in rows
+        if r.a_id is not None
+    ]
+    return [head], [head], actions
 
 
 def add_statement_action(conn: Connection, values: dict[str, Any]) -> None:
