@@ -72,11 +72,19 @@ def _named_statements(playbook: Playbook, transition: Transition) -> set[str]:
     return named | {s.arg["kind"] for s in steps if s.kind == "draft"}
 
 
-def _needs_roles(playbook: Playbook, transition: Transition) -> bool:
-    """Whether the step checks who acts: a role guard, or approving, rejecting, publishing
-    (by the transition or on entering its destination)."""
-    checked = ("actor_is", "approve_statement", "reject_statement", "publish_statement")
-    return any(s.kind in checked for s in _steps_of(playbook, transition))
+def _role_checks(playbook: Playbook, transition: Transition) -> list[set[str]]:
+    """The roles a step checks the actor against, one set per check (one of each set must be
+    held): its role guards, and approving, rejecting or publishing by it or on entering its
+    destination."""
+    policy, checks = playbook.policy, []
+    for step in _steps_of(playbook, transition):
+        if step.kind == "actor_is":
+            checks.append(set(step.arg))
+        elif step.kind in ("approve_statement", "reject_statement"):
+            checks.append({policy.approver} if policy.approver else set())
+        elif step.kind == "publish_statement":
+            checks.append(set(policy.publishers))
+    return checks
 
 
 class Writer:
@@ -98,17 +106,25 @@ class Writer:
             found = stmts.assemble(*records).get(kind)
             if found is not None:
                 statements[kind] = found
-        authorised = _needs_roles(playbook, transition) and authority.holds_authorisation(
-            store_statements.authorisations_of(conn, row.id), self.actor.person, self.app.clock()
+        return Known(
+            self._roles(conn, row, playbook, transition),
+            frozenset(statements),
+            statements,
+            frozenset(named),
         )
-        roles = authority.roles_of(
-            self.actor.person,
-            playbook,
-            row.facts,
-            self.app.directory.roles_of(self.actor.person),
-            authorised,
-        )
-        return Known(roles, frozenset(statements), statements, frozenset(named))
+
+    def _roles(
+        self, conn: Any, row: Any, playbook: Playbook, transition: Transition
+    ) -> frozenset[str]:
+        """The actor's roles in the incident. Written authorisations are read only when the
+        step checks a role the actor does not hold already."""
+        person, own = self.actor.person, self.app.directory.roles_of(self.actor.person)
+        roles = authority.roles_of(person, playbook, row.facts, own, authorised=False)
+        if all(roles & check for check in _role_checks(playbook, transition)):
+            return roles
+        granted = store_statements.authorisations_of(conn, row.id)
+        authorised = authority.holds_authorisation(granted, person, self.app.clock())
+        return authority.roles_of(person, playbook, row.facts, own, authorised)
 
     def render(self, incident: IncidentView, model: IncidentModel, trigger: str | None) -> Rendered:
         return self.drafter.render(
