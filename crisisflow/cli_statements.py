@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -45,7 +46,7 @@ def statement_args(f: F) -> F:
     return f
 
 
-def _print_change(result: dict[str, Any], message: str) -> None:
+def _print_change(result: Mapping[str, Any], message: str) -> None:
     click.echo(message.format(**{k: v for k, v in result.items() if v is not None}))
 
 

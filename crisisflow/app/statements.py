@@ -4,7 +4,7 @@ same rules (``crisisflow.statements``, ``crisisflow.authority``) a playbook step
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,29 @@ class Situation:
 
 
 Work = Callable[[Any, Situation], dict[str, Any]]
+
+
+@dataclass(frozen=True, eq=False)  # equal to any mapping of the same items
+class StatementChange(Mapping[str, Any]):
+    """What a statement command did: the incident, the statement kind, and what the audit
+    event recorded of it (version, sha256, action, channel, press …), readable as a mapping
+    for printing and JSON."""
+
+    ref: str
+    kind: str
+    recorded: dict[str, Any]
+
+    def _all(self) -> dict[str, Any]:
+        return {"ref": self.ref, "kind": self.kind, **self.recorded}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 class StatementCases:
@@ -146,7 +169,7 @@ class StatementCases:
         event_kind: str,
         work: Work,
         note: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> StatementChange:
         """Check and write one statement change with its audit event, in one transaction.
         ``work(conn, situation)`` checks what it must (raising changes nothing), writes the
         change and returns the event's data."""
@@ -163,9 +186,9 @@ class StatementCases:
                 data={"statement": kind, **data, "via": actor.via},
             )
             history.commit_event(conn, situation.row, event)
-        return {"ref": situation.row.ref, "kind": kind, **data}
+        return StatementChange(situation.row.ref, kind, data)
 
-    def _act(self, ref: str, kind: str, actor: Actor, action: str, **extra: Any) -> dict[str, Any]:
+    def _act(self, ref: str, kind: str, actor: Actor, action: str, **extra: Any) -> StatementChange:
         def work(conn: Any, s: Situation) -> dict[str, Any]:
             statement = self._one(s.statements, s.row.ref, kind)
             act = stmts.Act(action, actor.person, s.roles, s.now, **extra)
@@ -175,7 +198,7 @@ class StatementCases:
 
         return self._change(ref, actor, kind, f"statement_{action}", work, note=extra.get("reason"))
 
-    def edit(self, ref: str, kind: str, text: str, *, actor: Actor) -> dict[str, Any]:
+    def edit(self, ref: str, kind: str, text: str, *, actor: Actor) -> StatementChange:
         """Save ``text`` as the next version; an approval of the old text no longer applies."""
         text = clean_document(text, stmts.MAX_STATEMENT, _("the statement"))
 
@@ -198,14 +221,14 @@ class StatementCases:
 
         return self._change(ref, actor, kind, "statement_edited", work)
 
-    def submit(self, ref: str, kind: str, *, actor: Actor) -> dict[str, Any]:
+    def submit(self, ref: str, kind: str, *, actor: Actor) -> StatementChange:
         return self._act(ref, kind, actor, "submitted")
 
-    def approve(self, ref: str, kind: str, *, actor: Actor) -> dict[str, Any]:
+    def approve(self, ref: str, kind: str, *, actor: Actor) -> StatementChange:
         """Approve the current text (its SHA-256); only the playbook's approver may."""
         return self._act(ref, kind, actor, "approved")
 
-    def reject(self, ref: str, kind: str, reason: str, *, actor: Actor) -> dict[str, Any]:
+    def reject(self, ref: str, kind: str, reason: str, *, actor: Actor) -> StatementChange:
         reason = reason.strip()
         if not reason:
             raise InvalidInput(_("--reason: say what must change"))
@@ -213,7 +236,7 @@ class StatementCases:
 
     def publish(
         self, ref: str, kind: str, channel: str, url: str | None = None, *, actor: Actor
-    ) -> dict[str, Any]:
+    ) -> StatementChange:
         """Publish the approved current text on one of the playbook's channels; press kinds
         also go to the press list by e-mail."""
         url = url.strip() if url else None
@@ -221,7 +244,7 @@ class StatementCases:
             raise InvalidInput(_("--url must be an http(s) address"))
         return self._act(ref, kind, actor, "published", channel=channel, url=url)
 
-    def correct(self, ref: str, kind: str, note: str, *, actor: Actor) -> dict[str, Any]:
+    def correct(self, ref: str, kind: str, note: str, *, actor: Actor) -> StatementChange:
         """Start a correction (đính chính) of a published statement, drafted from the
         playbook's correction template, to go through the same approval and channel."""
         note = note.strip()
@@ -255,7 +278,7 @@ class StatementCases:
 
         return self._change(ref, actor, kind, "correction_started", work, note=note)
 
-    def authorise(self, ref: str, person: str, until: str, *, actor: Actor) -> dict[str, Any]:
+    def authorise(self, ref: str, person: str, until: str, *, actor: Actor) -> StatementChange:
         """A written authorisation for ``person`` to speak on and approve for this incident
         until ``until``: granted by an approver in their own right (no sub-delegation)."""
         from ..facts import parse_time
