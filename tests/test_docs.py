@@ -226,3 +226,19 @@ def test_readme_examples_run(tmp_path: Path) -> None:
             if process.returncode not in (0, -signal.SIGTERM):
                 failed(number, command, process.returncode, errors, 0)
     assert not failures, "README examples that fail:\n" + "\n".join(failures)
+
+
+def test_readme_python_example_runs_as_written(tmp_path: Path) -> None:
+    """The README's Python example, in the folder where `crisisflow init vinh-linh` made its
+    workspace: it must run and print what the README says it prints."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
+    script = Path(sys.executable).parent / "crisisflow"
+    subprocess.run([str(script), "init", "vinh-linh"], cwd=tmp_path, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("6 ") and lines[-1] == "triage"
