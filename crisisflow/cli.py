@@ -6,17 +6,45 @@ mapped to one line on stderr and the error's exit code in one place, ``Crisisflo
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
-from . import cli_delivery, cli_incidents, cli_statements
 from .cli_common import CONTEXT, CrisisflowGroup, Lazy, get_app
 from .i18n import _
 
 
-@click.group(cls=CrisisflowGroup, context_settings=CONTEXT)
+class Root(CrisisflowGroup):
+    """The root command: each command group's module is imported when one of its commands is
+    asked for, so `crisisflow show` does not load the statement and delivery commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            module = importlib.import_module(f"crisisflow.{COMMAND_MODULES[name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return self.commands.get(name)
+
+
+# Command name → the module of its group (tests/test_docs.py checks that these agree).
+COMMAND_MODULES = {
+    **dict.fromkeys(
+        ("playbook", "open", "advance", "note", "list", "show", "demo"), "cli_incidents"
+    ),
+    **dict.fromkeys(("statement", "template"), "cli_statements"),
+    **dict.fromkeys(
+        ("tick", "ack", "audit", "report", "dispatch", "worker", "outbox", "mailbox"),
+        "cli_delivery",
+    ),
+}
+
+
+@click.group(cls=Root, context_settings=CONTEXT)
 @click.option(
     "--workspace",
     "-w",
@@ -128,11 +156,6 @@ def db_status(ctx: click.Context) -> None:
             url=url, revision=revision or _("none"), state=state
         )
     )
-
-
-for module in (cli_incidents, cli_statements, cli_delivery):  # command groups, by concept
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import click
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +39,23 @@ def test_every_setting_and_command_is_documented() -> None:
     from crisisflow.config import SETTINGS
 
     assert all(f"`{s.env}`" in text for s in SETTINGS)
-    assert all(f"### `crisisflow {name}" in text for name in cli.commands)
+    names = cli.list_commands(click.Context(cli))
+    assert all(f"### `crisisflow {name}" in text for name in names)
+
+
+def test_the_root_knows_the_module_of_every_command() -> None:
+    """The root loads a command group's module when one of its commands is asked for; its
+    table must name every command of every such module, and no other."""
+    import importlib
+
+    from crisisflow.cli import COMMAND_MODULES
+
+    found = {
+        command.name: module
+        for module in set(COMMAND_MODULES.values())
+        for command in importlib.import_module(f"crisisflow.{module}").COMMANDS
+    }
+    assert found == COMMAND_MODULES
 
 
 def test_readme_documents_every_playbook_key() -> None:

@@ -41,11 +41,16 @@ def command_reference() -> str:
         ctx = click.Context(
             command, info_name=path[-1], parent=parent, terminal_width=100, **settings
         )
-        children = sorted(command.commands.items()) if isinstance(command, click.Group) else []
+        children = (
+            [(name, command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+            if isinstance(command, click.Group)
+            else []
+        )
         if len(path) > 1:
             parts.append(f"### `{' '.join(path)}`\n\n```\n{command.get_help(ctx)}\n```\n")
-        for name, child in children:
-            visit(child, [*path, name], ctx)
+        for name, child in sorted(children, key=lambda pair: pair[0]):
+            if child is not None:
+                visit(child, [*path, name], ctx)
 
     visit(cli, ["crisisflow"], None)
     return "\n".join(parts).rstrip()
