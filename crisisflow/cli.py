@@ -24,10 +24,14 @@ class Root(CrisisflowGroup):
         return sorted({*self.commands, *COMMAND_MODULES})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in self.commands and name in COMMAND_MODULES:
-            module = importlib.import_module(f"crisisflow.{COMMAND_MODULES[name]}")
-            for command in module.COMMANDS:
-                self.add_command(command)
+        if name not in self.commands:
+            # An unknown name loads every group, so "did you mean" can suggest any command.
+            wanted = (
+                [COMMAND_MODULES[name]] if name in COMMAND_MODULES else COMMAND_MODULES.values()
+            )
+            for module_name in dict.fromkeys(wanted):
+                for command in importlib.import_module(f"crisisflow.{module_name}").COMMANDS:
+                    self.add_command(command)
         return self.commands.get(name)
 
 

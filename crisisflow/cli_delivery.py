@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,7 @@ from .cli_common import (
     print_json,
     write_output,
 )
-from .errors import AuditBroken, InvalidInput, UndeliverableMail
+from .errors import AuditBroken, ConfigError, InvalidInput, UndeliverableMail
 from .i18n import _
 
 if TYPE_CHECKING:
@@ -37,10 +37,17 @@ def tick(ctx: click.Context, as_json: bool) -> None:
     Example:
         */5 * * * *  cd /srv/vinh-linh && crisisflow tick && crisisflow dispatch
     """
-    sent = get_app(ctx).clocks.tick()
+    problems: list[ConfigError] = []
+    sent = get_app(ctx).clocks.tick(on_problem=problems.append)
     if as_json:
         print_json(sent)
-        return
+    else:
+        _print_notices(sent)
+    if problems:  # what could be sent was; then the first problem, and its exit code
+        raise problems[0]
+
+
+def _print_notices(sent: list[dict[str, Any]]) -> None:
     for notice in sent:
         click.echo(
             _("{ref} {clock}: {notice} to {to}").format(
@@ -352,9 +359,14 @@ def mailbox_show(ctx: click.Context, key: str, raw: bool) -> None:
 
     delivery = get_app(ctx).delivery
     if raw:  # the stored bytes, not a re-serialisation that could fold or re-encode headers
+        raw_bytes = delivery.received_bytes(key)
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stdout (a caller's StringIO): the bytes as text
+            click.echo(raw_bytes.decode("utf-8", "replace"), nl=False)
+            return
         sys.stdout.flush()
-        sys.stdout.buffer.write(delivery.received_bytes(key))
-        sys.stdout.buffer.flush()
+        binary.write(raw_bytes)
+        binary.flush()
         return
     click.echo(views.message_text(delivery.received_message(key)))
 

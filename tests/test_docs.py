@@ -260,3 +260,12 @@ def test_readme_python_example_runs_as_written(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("6 ") and lines[-1] == "triage"
+
+
+def test_a_mistyped_command_is_answered_with_the_closest_of_all() -> None:
+    from click.testing import CliRunner
+
+    from crisisflow.cli import cli
+
+    result = CliRunner().invoke(cli, ["tik"])
+    assert result.exit_code == 2 and "Did you mean 'tick'?" in result.output

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -412,7 +412,12 @@ def walk_machine(
             transition = data.draw(st.sampled_from(self.unassigning()), "transition")
             given, note, _facts = self.draw_inputs(data, transition)
             name = data.draw(st.sampled_from(sorted(role_facts - set(transition.requires))), "role")
-            actor = data.draw(st.sampled_from(self.actors(transition, True)), "actor")
+            # The approver may designate who fills a role at any step; anyone else may not.
+            others = [
+                a for a in self.actors(transition, True) if not self.holds(a, policy.approver)
+            ]
+            assume(others)
+            actor = data.draw(st.sampled_from(others), "actor")
             raw, _value = data.draw(st.sampled_from(self.good(playbook.facts[name])), name)
             self.prepare_statements(data, transition)
             given[name] = raw

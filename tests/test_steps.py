@@ -216,3 +216,85 @@ def test_an_incident_pinned_before_the_policy_follows_the_workspaces(
         gone.statements.reject(ref, "info", "Sai", actor=gone.identify("chu-tich"))
     later.close()
     gone.close()
+
+
+def test_the_approver_designates_a_spokesperson_where_no_step_assigns_one(app: App) -> None:
+    with pytest.raises(InvalidInput, match="or by the approver"):
+        app.incidents.open(
+            "rumour", "Tin đồn", given={"spokesperson": "truong-phong-vhtt"}, actor=app.identify()
+        )
+    ref = app.incidents.open(
+        "rumour", "Tin đồn", given={"spokesperson": "pho-chu-tich"}, actor=app.identify("chu-tich")
+    ).ref
+    assert app.records.show(ref)["facts"]["spokesperson"] == "pho-chu-tich"
+
+
+def test_a_wrong_trigger_is_refused_for_its_state_not_for_its_facts(app: App) -> None:
+    ref = app.incidents.open("rumour", "Tin đồn", actor=app.identify()).ref
+    with pytest.raises(TransitionRefused, match="not allowed in state 'spotted'"):
+        app.incidents.advance(
+            ref, "check", given={"field_unit": "phong-vhtt"}, actor=app.identify()
+        )
+
+
+def test_only_the_office_or_the_chairman_assigns_the_spokesperson(app: App) -> None:
+    ref = app.incidents.open("media-crisis", "Thử", actor=app.identify()).ref
+    for trigger, kwargs in [
+        ("triage", {}),
+        ("verify", {"given": {"field_unit": "ubnd-cua-tung"}}),
+        ("assess", {"given": {"verified_facts": "Đã xác minh.", "severity": "L3"}}),
+    ]:
+        app.incidents.advance(ref, trigger, actor=app.identify(), **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TransitionRefused, match="holds none of these roles"):
+        app.incidents.advance(
+            ref,
+            "assign_spokesperson",
+            given={"spokesperson": "truong-phong-vhtt"},
+            actor=app.identify("truong-phong-vhtt"),
+        )
+    app.incidents.advance(
+        ref, "assign_spokesperson", given={"spokesperson": "chu-tich"}, actor=app.identify()
+    )
+
+
+def test_a_statement_change_is_plain_data(trial: App) -> None:
+    ref = opened(trial)
+    trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
+    change = trial.statements.approve(ref, "info", actor=trial.identify("chu-tich"))
+    assert (change.ref, change.kind) == (ref, "info")
+    assert json.loads(json.dumps(change))["action"] == "approved"
+
+
+def test_a_clock_that_cannot_be_notified_does_not_hold_up_the_others(
+    app: App, workspace: Path, clock: FakeClock
+) -> None:
+    from click.testing import CliRunner
+
+    from crisisflow.cli import cli
+
+    crisis = app.incidents.open("media-crisis", "Thử", actor=app.identify()).ref
+    app.incidents.advance(crisis, "triage", actor=app.identify())
+    rumour = app.incidents.open("rumour", "Tin đồn", actor=app.identify()).ref
+    app.incidents.advance(rumour, "assess", actor=app.identify())
+    checking = {"spread": "high", "field_unit": "phong-vhtt"}
+    app.incidents.advance(rumour, "check", given=checking, actor=app.identify())
+    strip_policy(app)  # both pinned without templates; the workspace's media-crisis is broken:
+    (workspace / "playbooks" / "media-crisis.yaml").write_text("id: media-crisis\n", "utf-8")
+    clock.advance(hours=30)
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    later = App(load_settings(workspace), clock=clock)
+    problems: list[Exception] = []
+    sent = later.clocks.tick(on_problem=problems.append)
+    assert {n["ref"] for n in sent} == {rumour}  # the rumour's notices went out
+    assert problems and "names no reminder template" in str(problems[0])
+    dl, inc = models.deadlines, models.incidents
+    with later.store.reading() as conn:
+        broken = conn.execute(
+            sa.select(dl.c.next_notice_at)
+            .join(inc, inc.c.id == dl.c.incident_id)
+            .where(inc.c.ref == crisis)
+        ).scalar_one()
+    assert broken > clock.now  # put back: no longer at the head of the queue
+    result = CliRunner().invoke(cli, ["tick"], env=env)
+    assert "notice(s) queued" in result.stdout
+    later.close()

@@ -3,6 +3,8 @@ acknowledgement of its tasks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import history, store_clocks, store_incidents
@@ -25,9 +27,13 @@ class ClockCases:
         row = store_incidents.incident_by_id(conn, incident_id)
         return view_of(row, self.app.catalogue.pinned(conn, row.playbook_hash))
 
-    def tick(self, limit: int = 500) -> list[dict[str, Any]]:
+    def tick(
+        self, limit: int = 500, on_problem: Callable[[ConfigError], None] | None = None
+    ) -> list[dict[str, Any]]:
         """Send every reminder and escalation that is due, once; safe to run any number of
-        times and from several workers at once."""
+        times and from several workers at once. A clock whose playbook cannot say how to
+        notify is put back by one escalation interval and told to ``on_problem`` (raised
+        after the others are sent, when nobody listens); the other clocks go on."""
         app = self.app
         keeper, drafter = app.clock_keeper, app.drafter  # loaded before any transaction
         now = app.clock()
@@ -42,10 +48,18 @@ class ClockCases:
             except ConflictError:
                 continue  # another worker sent these first
             except ConfigError as exc:  # one playbook's mistake must not silence the others
+                self._postpone(deadline_id, now + keeper.policy.escalation_interval)
+                if on_problem is not None:
+                    on_problem(exc)
                 problem = problem or exc
-        if problem is not None:
+        if problem is not None and on_problem is None:
             raise problem
         return sent
+
+    def _postpone(self, deadline_id: int, until: datetime) -> None:
+        """Keep a clock that cannot be notified from the head of the queue until ``until``."""
+        with self.app.store.writing() as conn:
+            store_clocks.update_deadline(conn, deadline_id, {"next_notice_at": until})
 
     def ack(self, ref: str, unit: str, *, actor: Actor) -> list[str]:
         """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get

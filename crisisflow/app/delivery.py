@@ -88,13 +88,16 @@ class Delivery:
 
         told: set[str] = set()
 
+        def tell(exc: CrisisflowError) -> None:
+            if on_problem is not None and str(exc) not in told:
+                told.add(str(exc))
+                on_problem(str(exc))
+
         def tick() -> int:
             try:
-                return len(self.app.clocks.tick())
-            except CrisisflowError as exc:
-                if on_problem is not None and str(exc) not in told:
-                    told.add(str(exc))
-                    on_problem(str(exc))
+                return len(self.app.clocks.tick(on_problem=tell))
+            except CrisisflowError as exc:  # the database, say: the next round tries again
+                tell(exc)
                 return 0
 
         async def forever() -> Report:

@@ -43,11 +43,14 @@ class Outcome:
 
 
 def refuse_role_assignments(
-    playbook: Playbook, given: dict[str, str], transition: Transition | None
+    playbook: Playbook, given: dict[str, str], transition: Transition | None, roles: set[str]
 ) -> None:
     """A fact named for a role makes whoever it names hold that role in the incident (its
     spokesperson approves nothing, but may publish). Such a fact is set only by the steps
-    that exist to assign it: those that require it."""
+    that exist to assign it (those that require it), or by the playbook's approver, who
+    designates who speaks for the matter."""
+    if playbook.policy.approver in roles:
+        return
     allowed = set(transition.requires) if transition else set()
     for name in given:
         fact = playbook.facts.get(name)
@@ -56,9 +59,9 @@ def refuse_role_assignments(
         if name not in allowed:
             steps = [t.trigger for t in playbook.transitions if name in t.requires]
             raise InvalidInput(
-                _("--set {fact}: {fact} is a role, assigned by: {steps}").format(
-                    fact=name, steps=", ".join(dict.fromkeys(steps)) or _("no step")
-                )
+                _(
+                    "--set {fact}: {fact} is a role, assigned by: {steps} (or by the approver)"
+                ).format(fact=name, steps=", ".join(dict.fromkeys(steps)) or _("no step"))
             )
 
 
@@ -114,7 +117,9 @@ class IncidentCases:
         if not title:
             raise InvalidInput(_("--title: give the incident a short title"))
         note = clean_note(note)
-        refuse_role_assignments(playbook, given or {}, None)
+        refuse_role_assignments(
+            playbook, given or {}, None, set(app.directory.roles_of(actor.person))
+        )
         facts = factlib.with_defaults(
             playbook, factlib.apply(playbook, {}, given or {}, app.directory, app.tz)
         )
@@ -231,8 +236,9 @@ class IncidentCases:
                 )
             playbook = app.catalogue.pinned(conn, row.playbook_hash)
             transition = playbook.transition(row.state, trigger)
-            refuse_role_assignments(playbook, given or {}, transition)
             known = writer.read_for(conn, row, playbook, transition)
+            if transition is not None:  # else firing says what is allowed now
+                refuse_role_assignments(playbook, given or {}, transition, set(known.roles))
             model = machine.IncidentModel(
                 ref=row.ref,
                 state=row.state,

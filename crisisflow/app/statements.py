@@ -4,7 +4,7 @@ same rules (``crisisflow.statements``, ``crisisflow.authority``) a playbook step
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,27 +43,18 @@ class Situation:
 Work = Callable[[Any, Situation], dict[str, Any]]
 
 
-@dataclass(frozen=True, eq=False)  # equal to any mapping of the same items
-class StatementChange(Mapping[str, Any]):
-    """What a statement command did: the incident, the statement kind, and what the audit
-    event recorded of it (version, sha256, action, channel, press …), readable as a mapping
-    for printing and JSON."""
+class StatementChange(dict[str, Any]):
+    """What a statement command did: the incident (``ref``), the statement ``kind`` and what
+    the audit event recorded of it (version, sha256, action, channel, press …). A dict, so a
+    caller prints it or sends it as JSON as it is."""
 
-    ref: str
-    kind: str
-    recorded: dict[str, Any]
+    @property
+    def ref(self) -> str:
+        return str(self["ref"])
 
-    def _all(self) -> dict[str, Any]:
-        return {"ref": self.ref, "kind": self.kind, **self.recorded}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._all()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
+    @property
+    def kind(self) -> str:
+        return str(self["kind"])
 
 
 class StatementCases:
@@ -186,7 +177,7 @@ class StatementCases:
                 data={"statement": kind, **data, "via": actor.via},
             )
             history.commit_event(conn, situation.row, event)
-        return StatementChange(situation.row.ref, kind, data)
+        return StatementChange({"ref": situation.row.ref, "kind": kind, **data})
 
     def _act(self, ref: str, kind: str, actor: Actor, action: str, **extra: Any) -> StatementChange:
         def work(conn: Any, s: Situation) -> dict[str, Any]:
