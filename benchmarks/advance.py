@@ -48,7 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import MEDIA_CRISIS_PATH
 
 # --- the crisisflow API: every call into it is here, to switch in one place ------------------
+from crisisflow import actor as actors
 from crisisflow import models
+from crisisflow.actor import Actor
 from crisisflow.app import App
 from crisisflow.config import load_settings
 from crisisflow.store import make_engine
@@ -80,9 +82,11 @@ def cf_open(app: App) -> str:
 
 
 def cf_step(app: App, ref: str, trigger: str, kwargs: dict[str, Any]) -> None:
-    """One `advance` as the command line makes it (``kwargs["actor"]``: as `--as`)."""
+    """One `advance` as the command line makes it (``kwargs["actor"]``: that person)."""
     chosen = dict(kwargs)
-    actor = app.identify(chosen.pop("actor", None))
+    person = chosen.pop("actor", None)
+    # The person acting as themselves, from the account bound to them.
+    actor = Actor(person, actors.CLI_ACCOUNT) if person else app.identify()
     app.incidents.advance(ref, trigger, actor=actor, **chosen)
 
 

@@ -8,10 +8,12 @@ the roles the playbook says such an authorisation grants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from .actor import Actor
 from .errors import TransitionRefused
 from .i18n import _
 from .playbook import Playbook
@@ -37,6 +39,50 @@ def roles_of(
     if authorised:
         roles |= set(playbook.policy.grants)
     return frozenset(roles)
+
+
+def acting_roles(actor: Actor, roles_for: Callable[[str], frozenset[str]]) -> frozenset[str]:
+    """The roles ``actor`` acts with. An entry typed in for another person (``--as``) without
+    ``--on-behalf`` may do only what both the person and whoever typed it may do: naming
+    someone else never lends their rights."""
+    roles = roles_for(actor.person)
+    if actor.typed_for_another and actor.entered_by is not None:
+        roles &= roles_for(actor.entered_by)
+    return roles
+
+
+@contextmanager
+def explaining_entry(actor: Actor) -> Iterator[None]:
+    """Add to a refusal of an entry typed in for another person what to do instead."""
+    try:
+        yield
+    except TransitionRefused as exc:
+        if not actor.typed_for_another:
+            raise
+        raise TransitionRefused(
+            _(
+                "{error} (entered by {caller} for {person}: --as lends no rights; if {person} "
+                'decided this, let them do it themselves, or add --on-behalf --note "how and '
+                'when {person} decided")'
+            ).format(error=exc, caller=actor.entered_by, person=actor.person)
+        ) from exc
+
+
+# Statement actions whose on-behalf entry a workspace setting must allow.
+ON_BEHALF_GUARDED = frozenset({"approved", "published"})
+
+
+def refuse_on_behalf(actor: Actor, actions: Iterable[str], allowed: bool) -> None:
+    """Refuse an on-behalf entry of approving or publishing unless the workspace allows it."""
+    if actor.on_behalf is None or allowed or not ON_BEHALF_GUARDED & set(actions):
+        return
+    raise TransitionRefused(
+        _(
+            "approving or publishing may not be entered on behalf of {person} in this "
+            'workspace (setting on_behalf_approvals = "refused"); {person} must do it '
+            "signed in on the web, or from the account bound to them"
+        ).format(person=actor.person)
+    )
 
 
 # What each statement action needs of the actor, by the policy's field.

@@ -14,6 +14,7 @@ from .errors import CrisisflowError, InvalidInput, PlaybookError
 from .i18n import _
 
 if TYPE_CHECKING:
+    from .actor import Actor
     from .app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,13 +93,55 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help=_("Print JSON for scripts."))(f)
 
 
+def _keep(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def keep(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        ctx.meta["crisisflow." + name] = value
+        return value
+
+    return keep
+
+
 def as_option(f: F) -> F:
+    """``--as PERSON`` and ``--on-behalf``: who acts, when it is not the caller."""
+    f = click.option(
+        "--on-behalf",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep("on_behalf"),
+        help=_(
+            "With --as: record what PERSON decided elsewhere (e.g. approved by phone), "
+            "entered by you; --note says how and when."
+        ),
+    )(f)
     return click.option(
         "--as",
         "actor",
         metavar="PERSON",
-        help=_("Act as this directory person (default: the actor setting)."),
+        help=_(
+            "Enter this for directory person PERSON (default: the person bound to your "
+            "account, else the actor setting); it grants no right you do not hold."
+        ),
     )(f)
+
+
+def on_behalf_note_option(f: F) -> F:
+    """``--note`` for commands that have no note of their own."""
+    return click.option(
+        "--note",
+        expose_value=False,
+        callback=_keep("note"),
+        metavar="TEXT",
+        help=_("With --on-behalf: how and when PERSON decided."),
+    )(f)
+
+
+def acting(ctx: click.Context, person: str | None, note: str | None = None) -> Actor:
+    """The actor of this command: the caller, or PERSON as --as and --on-behalf say."""
+    app = get_app(ctx)
+    if not ctx.meta.get("crisisflow.on_behalf"):
+        return app.identify(person)
+    given = note if note is not None else ctx.meta.get("crisisflow.note")
+    return app.identify(person, on_behalf=given or "")
 
 
 def set_option(f: F) -> F:

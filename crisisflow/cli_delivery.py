@@ -10,10 +10,12 @@ import click
 from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
+    acting,
     as_option,
     get_app,
     json_option,
     limit_option,
+    on_behalf_note_option,
     print_json,
     write_output,
 )
@@ -64,6 +66,7 @@ def _print_notices(sent: list[dict[str, Any]]) -> None:
 @click.argument("ref")
 @click.option("--unit", required=True, help=_("The unit (or person) that took on its task."))
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
     """Record that a unit acknowledged its task in incident REF: no more reminders for it.
@@ -73,7 +76,7 @@ def ack(ctx: click.Context, ref: str, unit: str, actor: str | None) -> None:
         crisisflow ack KC-2026-0001 --unit ubnd-cua-tung
     """
     app = get_app(ctx)
-    clocks = app.clocks.ack(ref, unit, actor=app.identify(actor))
+    clocks = app.clocks.ack(ref, unit, actor=acting(ctx, actor))
     click.echo(
         _("{ref}: {unit} acknowledged {clocks}").format(
             ref=ref.upper(), unit=unit, clocks=", ".join(clocks)

@@ -10,6 +10,7 @@ import click
 from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
+    acting,
     as_option,
     get_app,
     json_option,
@@ -184,7 +185,7 @@ def open_(
         title,
         given=parse_assignments(assignments),
         occurred_at=occurred_at,
-        actor=app.identify(actor),
+        actor=acting(ctx, actor, note),
         note=note,
     )
     _print_outcome(app, outcome, as_json)
@@ -218,7 +219,9 @@ def advance(
     \b
     Example:
         crisisflow advance KC-2026-0001 verify --set field_unit=ubnd-cua-tung
-        crisisflow advance KC-2026-0001 approve --as chu-tich
+        crisisflow advance KC-2026-0001 approve
+        crisisflow advance KC-2026-0001 approve --as chu-tich --on-behalf \\
+            --note "Chủ tịch duyệt qua điện thoại lúc 10:40"
     """
     app = get_app(ctx)
     outcome = app.incidents.advance(
@@ -226,7 +229,7 @@ def advance(
         trigger,
         note=note,
         given=parse_assignments(assignments),
-        actor=app.identify(actor),
+        actor=acting(ctx, actor, note),
         expect_state=expect_state,
     )
     _print_outcome(app, outcome, as_json)
@@ -245,7 +248,7 @@ def note(ctx: click.Context, ref: str, text: str, actor: str | None) -> None:
         crisisflow note KC-2026-0001 "Phóng viên báo Tuổi Trẻ gọi hỏi lúc 9 giờ"
     """
     app = get_app(ctx)
-    seq = app.incidents.note(ref, text, actor=app.identify(actor))
+    seq = app.incidents.note(ref, text, actor=acting(ctx, actor, text))
     click.echo(_("{ref}: note added as event {seq}").format(ref=ref.upper(), seq=seq))
 
 

@@ -11,9 +11,11 @@ from .cli_common import (
     CONTEXT,
     CrisisflowGroup,
     F,
+    acting,
     as_option,
     get_app,
     json_option,
+    on_behalf_note_option,
     print_json,
     write_output,
 )
@@ -33,7 +35,7 @@ def statement() -> None:
     \b
     Example:
         crisisflow statement list KC-2026-0001
-        crisisflow statement approve KC-2026-0001 initial_info --as chu-tich
+        crisisflow statement approve KC-2026-0001 initial_info
     """
 
 
@@ -103,6 +105,7 @@ def statement_show(
     help=_("Take the new text from this file (- for standard input) instead of $EDITOR."),
 )
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_edit(
     ctx: click.Context, ref: str, kind: str, path: str | None, actor: str | None
@@ -129,7 +132,7 @@ def statement_edit(
 
         # UTF-8 takes at most 4 bytes a character: a larger file cannot hold a statement.
         text = read_text_file(path, 4 * MAX_STATEMENT, "--file")
-    result = app.statements.edit(ref, kind, text, actor=app.identify(actor))
+    result = app.statements.edit(ref, kind, text, actor=acting(ctx, actor))
     message = _("{ref} {kind}: saved as version {version}")
     if result["voided_approval"]:
         message += " " + _("(the approval of the previous text no longer applies)")
@@ -155,6 +158,7 @@ def statement_diff(ctx: click.Context, ref: str, kind: str, a: int | None, b: in
 @statement.command("submit", context_settings=CONTEXT)
 @statement_args
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_submit(ctx: click.Context, ref: str, kind: str, actor: str | None) -> None:
     """Submit the current text for approval.
@@ -164,13 +168,14 @@ def statement_submit(ctx: click.Context, ref: str, kind: str, actor: str | None)
         crisisflow statement submit KC-2026-0001 initial_info
     """
     app = get_app(ctx)
-    result = app.statements.submit(ref, kind, actor=app.identify(actor))
+    result = app.statements.submit(ref, kind, actor=acting(ctx, actor))
     _print_change(result, _("{kind} v{version} submitted for approval"))
 
 
 @statement.command("approve", context_settings=CONTEXT)
 @statement_args
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None) -> None:
     """Approve the current text; only the playbook's approver (or a person authorised for this
@@ -178,10 +183,10 @@ def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None
 
     \b
     Example:
-        crisisflow statement approve KC-2026-0001 initial_info --as chu-tich
+        crisisflow statement approve KC-2026-0001 initial_info
     """
     app = get_app(ctx)
-    result = app.statements.approve(ref, kind, actor=app.identify(actor))
+    result = app.statements.approve(ref, kind, actor=acting(ctx, actor))
     _print_change(result, _("{kind} v{version} approved (sha256 {sha256})"))
 
 
@@ -189,6 +194,7 @@ def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None
 @statement_args
 @click.option("--reason", required=True, help=_("What must change."))
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_reject(
     ctx: click.Context, ref: str, kind: str, reason: str, actor: str | None
@@ -200,7 +206,7 @@ def statement_reject(
         crisisflow statement reject KC-2026-0001 initial_info --reason "Bổ sung số liệu"
     """
     app = get_app(ctx)
-    result = app.statements.reject(ref, kind, reason, actor=app.identify(actor))
+    result = app.statements.reject(ref, kind, reason, actor=acting(ctx, actor))
     _print_change(result, _("{kind} v{version} rejected"))
 
 
@@ -213,6 +219,7 @@ def statement_reject(
 )
 @click.option("--url", help=_("Where it was published."))
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_publish(
     ctx: click.Context, ref: str, kind: str, channel: str, url: str | None, actor: str | None
@@ -227,7 +234,7 @@ def statement_publish(
             --url https://vinhlinh.quangtri.gov.vn/tin/123
     """
     app = get_app(ctx)
-    result = app.statements.publish(ref, kind, channel, url, actor=app.identify(actor))
+    result = app.statements.publish(ref, kind, channel, url, actor=acting(ctx, actor))
     _print_change(result, _("{kind} v{version} published on {channel}"))
     if result["press"]:
         click.echo(_("queued to the press: {to}").format(to=", ".join(result["press"])))
@@ -249,7 +256,7 @@ def statement_correct(
         crisisflow statement correct KC-2026-0001 initial_info --note "Số hộ bị ảnh hưởng là 12"
     """
     app = get_app(ctx)
-    result = app.statements.correct(ref, kind, note, actor=app.identify(actor))
+    result = app.statements.correct(ref, kind, note, actor=acting(ctx, actor, note))
     _print_change(
         result, _("{correction} v{version} drafted; publish it on {channel} once approved")
     )
@@ -260,6 +267,7 @@ def statement_correct(
 @click.argument("person")
 @click.option("--until", required=True, metavar="TIME", help=_("When the authorisation ends."))
 @as_option
+@on_behalf_note_option
 @click.pass_context
 def statement_authorise(
     ctx: click.Context, ref: str, person: str, until: str, actor: str | None
@@ -272,11 +280,10 @@ def statement_authorise(
 
     \b
     Example:
-        crisisflow statement authorise KC-2026-0001 pho-chu-tich --until "27/11/2026 17:00" \\
-            --as chu-tich
+        crisisflow statement authorise KC-2026-0001 pho-chu-tich --until "27/11/2026 17:00"
     """
     app = get_app(ctx)
-    result = app.statements.authorise(ref, person, until, actor=app.identify(actor))
+    result = app.statements.authorise(ref, person, until, actor=acting(ctx, actor))
     _print_change(result, _("{person} is authorised for {ref} until {valid_until}"))
 
 

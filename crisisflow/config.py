@@ -55,6 +55,13 @@ SETTINGS: tuple[Setting, ...] = (
         "login name (a person with no roles).",
     ),
     Setting(
+        "on_behalf_approvals",
+        "refused",
+        "Whether an approval or a publication may be entered on behalf of the person who gave "
+        "it (--as PERSON --on-behalf --note ...), e.g. approved by phone: refused or allowed.",
+        choices=("refused", "allowed"),
+    ),
+    Setting(
         "mail_from",
         "",
         "Sender address of outgoing e-mail; empty means the organisation's email in "

@@ -37,8 +37,8 @@ STEPS: list[tuple[str, str | None, dict[str, str], str | None]] = [
     ("submit", None, {}, None),
     ("reject", "Bổ sung số hộ dân bị ảnh hưởng và biện pháp hỗ trợ.", {}, "chu-tich"),
     ("submit", None, {}, None),
-    ("approve", None, {}, "chu-tich"),
-    ("publish", None, {"publish_channel": "press_release"}, "chu-tich"),
+    ("approve", "Chủ tịch duyệt qua điện thoại lúc 10 giờ 40.", {}, "chu-tich"),
+    ("publish", "Chủ tịch cho phát hành ngay.", {"publish_channel": "press_release"}, "chu-tich"),
     ("monitor", None, {}, None),
     ("close", "Dư luận đã ổn định; báo chí đưa tin đúng nội dung thông cáo.", {}, None),
     ("review", "Họp rút kinh nghiệm: thời gian xác minh 1 giờ 40 phút, đạt mục tiêu.", {}, None),
@@ -53,6 +53,9 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
         # The demo's mail goes to a sink of its own, on a free port, whatever the settings say.
         sink = Sink(report.workspace / "mailbox").start()
         overrides = {"smtp_host": sink.host, "smtp_port": sink.port, "smtp_security": "none"}
+        # The Chairman decides by phone in the demo; the duty officer enters it on his behalf
+        # (signed in himself, he would use `crisisflow serve`).
+        overrides["on_behalf_approvals"] = "allowed"
         app = App(load_settings(report.workspace, overrides))
         echo(
             _("Demo workspace: {path} (SQLite; mail to a local sink on port {port})").format(
@@ -67,20 +70,7 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
             actor=app.identify(),
         )
         _show(outcome, app, echo)
-        for trigger, note, facts, actor in STEPS:
-            if trigger == "submit" and app.statements.list(outcome.ref)[-1]["status"] == "rejected":
-                _revise(app, outcome.ref, echo)
-            echo("")
-            echo(
-                f"$ crisisflow advance {outcome.ref} {trigger}"
-                + "".join(f" --set {k}=…" for k in facts)
-                + (" --note …" if note else "")
-                + (f" --as {actor}" if actor else "")
-            )
-            step = app.incidents.advance(
-                outcome.ref, trigger, note=note, given=facts, actor=app.identify(actor)
-            )
-            _show(step, app, echo)
+        _walk(app, outcome.ref, echo)
         data = app.records.show(outcome.ref)
         echo("")
         echo(
@@ -109,6 +99,23 @@ def run(keep: Path | None, echo: Callable[[str], None]) -> Path:
             sink.stop()
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _walk(app: App, ref: str, echo: Callable[[str], None]) -> None:
+    """Take the incident through the demo's steps, printing each as a command."""
+    for trigger, note, facts, actor in STEPS:
+        if trigger == "submit" and app.statements.list(ref)[-1]["status"] == "rejected":
+            _revise(app, ref, echo)
+        echo("")
+        echo(
+            f"$ crisisflow advance {ref} {trigger}"
+            + "".join(f" --set {k}=…" for k in facts)
+            + (" --note …" if note else "")
+            + (f" --as {actor} --on-behalf" if actor else "")
+        )
+        who = app.identify(actor, on_behalf=note) if actor else app.identify()
+        step = app.incidents.advance(ref, trigger, note=note, given=facts, actor=who)
+        _show(step, app, echo)
 
 
 def _show(outcome: Outcome, app: App, echo: Callable[[str], None]) -> None:

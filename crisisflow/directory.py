@@ -54,6 +54,7 @@ class Person:
     unit: str | None
     roles: tuple[str, ...]
     lang: str = "vi"
+    login: str | None = None  # the OS account the command line acts for this person from
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,15 @@ class Directory:
                     id=person_id, known=", ".join(sorted(self.people))
                 )
             ) from None
+
+    def by_login(self, login: str) -> Person | None:
+        """The person bound to OS account ``login``, if any."""
+        return next((p for p in self.people.values() if p.login == login), None)
+
+    def by_email(self, address: str) -> Person | None:
+        """The person with this e-mail address (compared without letter case), if any."""
+        wanted = address.strip().casefold()
+        return next((p for p in self.people.values() if p.email.casefold() == wanted), None)
 
     def roles_of(self, person_id: str) -> frozenset[str]:
         person = self.people.get(person_id)
@@ -290,8 +300,36 @@ def _people(path: Path, data: dict[str, Any], units: dict[str, Unit]) -> dict[st
             unit,
             tuple(held),
             _lang(path, spec, where),
+            _login(path, spec, where, {p.login: p.id for p in people.values() if p.login}),
         )
     return people
+
+
+LOGIN_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$")
+
+
+def _login(path: Path, spec: dict[str, Any], where: str, taken: dict[str, str]) -> str | None:
+    """An OS account name bound to the person; each account to one person at most."""
+    login = spec.get("login")
+    if login is None:
+        return None
+    if not isinstance(login, str) or not LOGIN_RE.match(login):
+        raise _fail(
+            path,
+            spec,
+            "login",
+            _("{where}: login must be an OS account name such as nguyenvana").format(where=where),
+        )
+    if login in taken:
+        raise _fail(
+            path,
+            spec,
+            "login",
+            _("{where}: login {login!r} is already bound to {other!r}").format(
+                where=where, login=login, other=taken[login]
+            ),
+        )
+    return login
 
 
 def _roles(

@@ -68,6 +68,10 @@ class ConflictError(CrisisflowError):
     exit_code = 7
 
 
+class TextChanged(ConflictError):
+    """The statement's text is no longer the one the person saw when they chose to act."""
+
+
 class InvalidInput(CrisisflowError):
     exit_code = 8
 

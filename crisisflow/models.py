@@ -232,10 +232,71 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    # Higher goes first: a sign-in link or an approval request must not wait behind bulk mail.
+    Column("priority", Integer, nullable=False, server_default="0"),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_incident_id", "incident_id"),
     # Lets `list` count an incident's undeliverable mail from the index alone.
     Index("ix_outbox_incident_id_status", "incident_id", "status"),
+)
+
+# A signed-in browser. Only a keyed hash of the cookie's secret is stored, so a copy of the
+# database signs nobody in, and a new secret key signs everyone out.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("person", String(128), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("user_agent", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # the absolute lifetime's end
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_web_sessions_person", "person"),
+)
+
+# A one-time sign-in link e-mailed to a directory person.
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("person", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+# Every sign-in request, known address or not, for the rate limits (address kept as a hash).
+sign_in_requests = Table(
+    "sign_in_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address_hash", String(64), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_sign_in_requests_at", "at"),
+)
+
+# Signed e-mail links (a unit's "acknowledge") that were used: each works once.
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("purpose", String(32), nullable=False),
+    Column("used_at", UTCDateTime, nullable=False),
+)
+
+# A person's TOTP second factor; last_step refuses a code used once already.
+totp_secrets = Table(
+    "totp_secrets",
+    metadata,
+    Column("person", String(128), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("last_step", Integer, nullable=True),
 )
 
 # Statuses an outbox row moves through.

@@ -61,7 +61,7 @@ def claim_due(
                 sa.and_(ob.c.status == m.SENDING, ob.c.claimed_until < now),
             )
         )
-        .order_by(ob.c.next_attempt_at, ob.c.id)
+        .order_by(ob.c.priority.desc(), ob.c.next_attempt_at, ob.c.id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":

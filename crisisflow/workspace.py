@@ -17,6 +17,7 @@ from pathlib import Path
 from .config import SKELETON, WORKSPACE_FILE, load_settings, shipped
 from .errors import ConfigError
 from .i18n import _
+from .signing import KEY_FILE, write_new_key
 from .store import Store
 
 MANIFEST = ".crisisflow-shipped.json"
@@ -87,6 +88,9 @@ def init(target: Path, *, update: bool = False) -> InitReport:
                 continue
             manifest[relative] = new
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", "utf-8")
+        if not (target / KEY_FILE).exists():  # signs sessions and e-mailed links; mode 0600
+            write_new_key(target)
+            report.created.append(KEY_FILE)
     except OSError as exc:
         raise ConfigError(
             _("cannot write the workspace {path}: {error}").format(

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from crisisflow import actor as actors
+from crisisflow.actor import Actor
 from crisisflow.app import App
 from crisisflow.config import load_settings
 from crisisflow.workspace import init
@@ -80,11 +82,35 @@ def app(workspace: Path, clock: FakeClock) -> Iterator[App]:
     application.close()
 
 
+def own(app: App, person: str | None) -> Actor:
+    """``person`` acting as themselves, from the OS account bound to them (``login:``); None:
+    whoever the command line identifies (the workspace's ``actor`` setting)."""
+    if person is None:
+        return app.identify()
+    return Actor(app.directory.person(person).id, actors.CLI_ACCOUNT)
+
+
+def bind_login(workspace: Path, person: str | None) -> None:
+    """Bind the OS account running the tests to ``person`` in the workspace's directory (None:
+    to nobody), as an office binds each person's own computer account."""
+    import yaml
+
+    from crisisflow.app import os_account
+
+    path = workspace / "directory.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for pid, spec in data["people"].items():
+        spec.pop("login", None)
+        if pid == person:
+            spec["login"] = os_account()
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def acting(app: App, kwargs: dict[str, Any]) -> dict[str, Any]:
     """A test's keyword arguments with ``actor`` (a person id, or absent for the workspace's
-    own actor) turned into the Actor the command line would identify."""
+    own actor) turned into that person acting as themselves."""
     chosen = dict(kwargs)
-    chosen["actor"] = app.identify(chosen.pop("actor", None))
+    chosen["actor"] = own(app, chosen.pop("actor", None))
     return chosen
 
 

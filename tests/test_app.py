@@ -23,7 +23,7 @@ from crisisflow.errors import (
     TransitionRefused,
 )
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, acting, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, acting, own, walk
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
 
@@ -121,7 +121,7 @@ def test_advance_refuses_trigger_from_wrong_state_and_says_what_is_allowed(app: 
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="allowed now: triage"):
-        app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
+        app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"))
     assert snapshot(app) == before
 
 
@@ -141,9 +141,9 @@ def test_advance_refuses_when_actor_lacks_the_role(app: App) -> None:
     walk(app, ref, MEDIA_CRISIS_PATH[:7])  # up to approval
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="only the approver"):
-        app.incidents.advance(ref, "approve", actor=app.identify("truc-ban"))
+        app.incidents.advance(ref, "approve", actor=own(app, "truc-ban"))
     assert snapshot(app) == before
-    app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
+    app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"))
 
 
 def test_person_named_in_a_role_fact_fills_that_role(app: App) -> None:
@@ -155,7 +155,7 @@ def test_person_named_in_a_role_fact_fills_that_role(app: App) -> None:
         for s in MEDIA_CRISIS_PATH[:5]
     ]
     walk(app, ref, steps)
-    out = app.incidents.advance(ref, "publish_holding", actor=app.identify("pho-chu-tich"))
+    out = app.incidents.advance(ref, "publish_holding", actor=own(app, "pho-chu-tich"))
     assert out.to_state == "drafting"
 
 

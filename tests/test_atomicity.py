@@ -23,7 +23,7 @@ from crisisflow.app import App
 from crisisflow.config import load_settings
 from crisisflow.errors import StorageError
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, own
 
 # --- the engine, reached only through these names (switch them when its API changes) ---------
 
@@ -53,11 +53,11 @@ def advance(
     note: str | None = None,
     actor: str | None = None,
 ) -> None:
-    app.incidents.advance(ref, trigger, given=given, note=note, actor=app.identify(actor))
+    app.incidents.advance(ref, trigger, given=given, note=note, actor=own(app, actor))
 
 
 def publish_statement(app: App, ref: str, kind: str, channel: str, *, actor: str) -> None:
-    app.statements.publish(ref, kind, channel, actor=app.identify(actor))
+    app.statements.publish(ref, kind, channel, actor=own(app, actor))
 
 
 def press_list(app: App) -> list[str]:

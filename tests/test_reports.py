@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from crisisflow.app import App
 from crisisflow.cli import cli
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, own, walk
 
 TO_APPROVAL = MEDIA_CRISIS_PATH[:7]
 PUBLISH = [
@@ -20,8 +20,8 @@ PUBLISH = [
 
 def publish_holding(app: App, ref: str, channel: str) -> None:
     app.statements.submit(ref, "holding_statement", actor=app.identify())
-    app.statements.approve(ref, "holding_statement", actor=app.identify("chu-tich"))
-    app.statements.publish(ref, "holding_statement", channel, actor=app.identify("chu-tich"))
+    app.statements.approve(ref, "holding_statement", actor=own(app, "chu-tich"))
+    app.statements.publish(ref, "holding_statement", channel, actor=own(app, "chu-tich"))
 
 
 def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
@@ -43,9 +43,9 @@ def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
         on_time, "request_correction", note="Báo X đưa sai số liệu.", actor=app.identify()
     )
     app.statements.submit(on_time, "correction_request", actor=app.identify())
-    app.statements.approve(on_time, "correction_request", actor=app.identify("chu-tich"))
+    app.statements.approve(on_time, "correction_request", actor=own(app, "chu-tich"))
     app.statements.publish(
-        on_time, "correction_request", "written_reply", actor=app.identify("chu-tich")
+        on_time, "correction_request", "written_reply", actor=own(app, "chu-tich")
     )
 
     late = app.incidents.open(

@@ -19,7 +19,7 @@ from crisisflow.config import shipped
 from crisisflow.errors import InvalidInput, NotFoundError, TemplateError, TransitionRefused
 from crisisflow.statements import sha256
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, bind_login, own, walk
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
 UP_TO_APPROVAL = MEDIA_CRISIS_PATH[:7]  # drafted and submitted, awaiting the Chairman
@@ -41,7 +41,7 @@ def ref(app: App) -> str:
 
 
 def test_approval_binds_to_the_text_and_an_edit_voids_it(app: App, ref: str) -> None:
-    approved = app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    approved = app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
     text = app.statements.show(ref, "initial_info")["text"]
     edited = app.statements.edit(
         ref, "initial_info", text + "Thêm một câu.\n", actor=app.identify()
@@ -49,7 +49,7 @@ def test_approval_binds_to_the_text_and_an_edit_voids_it(app: App, ref: str) -> 
     assert edited["voided_approval"] and edited["sha256"] != approved["sha256"]
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="not approved"):
-        app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
+        app.statements.publish(ref, "initial_info", "portal", actor=own(app, "chu-tich"))
     assert snapshot(app) == before
     assert app.statements.show(ref, "initial_info")["status"] == "draft"
 
@@ -58,7 +58,7 @@ def test_only_an_approver_may_approve(app: App, ref: str) -> None:
     before = snapshot(app)
     for person in ("truc-ban", "pho-chu-tich", None):
         with pytest.raises(TransitionRefused, match="only the approver"):
-            app.statements.approve(ref, "initial_info", actor=app.identify(person))
+            app.statements.approve(ref, "initial_info", actor=own(app, person))
     assert snapshot(app) == before
 
 
@@ -66,48 +66,45 @@ def test_authorised_vice_chairman_may_approve_until_it_expires(
     app: App, ref: str, clock: FakeClock
 ) -> None:
     granted = app.statements.authorise(
-        ref, "pho-chu-tich", "26/11/2026 12:00", actor=app.identify("chu-tich")
+        ref, "pho-chu-tich", "26/11/2026 12:00", actor=own(app, "chu-tich")
     )
     assert granted["person"] == "pho-chu-tich"
     document = app.statements.show(ref, "authorisation")
     assert "Trần Thị Bình" in document["text"]
     clock.advance(hours=4)  # 12:00 local is 05:00 UTC; the clock is now 05:00 UTC: expired
     with pytest.raises(TransitionRefused, match="only the approver"):
-        app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))
+        app.statements.approve(ref, "initial_info", actor=own(app, "pho-chu-tich"))
     clock.advance(hours=-1)
-    assert app.statements.approve(ref, "initial_info", actor=app.identify("pho-chu-tich"))[
+    assert app.statements.approve(ref, "initial_info", actor=own(app, "pho-chu-tich"))[
         "action"
     ] == ("approved")
     assert (
-        app.incidents.advance(ref, "approve", actor=app.identify("pho-chu-tich")).to_state
-        == "approved"
+        app.incidents.advance(ref, "approve", actor=own(app, "pho-chu-tich")).to_state == "approved"
     )
 
 
 def test_an_authorised_person_cannot_pass_it_on(app: App, ref: str) -> None:
-    app.statements.authorise(
-        ref, "pho-chu-tich", "27/11/2026 17:00", actor=app.identify("chu-tich")
-    )
+    app.statements.authorise(ref, "pho-chu-tich", "27/11/2026 17:00", actor=own(app, "chu-tich"))
     with pytest.raises(TransitionRefused, match="may not pass it on"):
         app.statements.authorise(
-            ref, "chanh-van-phong", "27/11/2026 17:00", actor=app.identify("pho-chu-tich")
+            ref, "chanh-van-phong", "27/11/2026 17:00", actor=own(app, "pho-chu-tich")
         )
     with pytest.raises(InvalidInput, match="future"):
         app.statements.authorise(
-            ref, "pho-chu-tich", "01/01/2026 00:00", actor=app.identify("chu-tich")
+            ref, "pho-chu-tich", "01/01/2026 00:00", actor=own(app, "chu-tich")
         )
     with pytest.raises(NotFoundError):
-        app.statements.authorise(ref, "ghost", "27/11/2026 17:00", actor=app.identify("chu-tich"))
+        app.statements.authorise(ref, "ghost", "27/11/2026 17:00", actor=own(app, "chu-tich"))
 
 
 def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None:
-    approved = app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    approved = app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
     published = app.statements.publish(
         ref,
         "initial_info",
         "portal",
         "https://vinhlinh.example/tin/1",
-        actor=app.identify("chu-tich"),
+        actor=own(app, "chu-tich"),
     )
     assert published["sha256"] == approved["sha256"]
     shown = app.statements.show(ref, "initial_info")
@@ -121,32 +118,32 @@ def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None
         )
     assert len(press) == 2
     with pytest.raises(TransitionRefused, match=r"not approved|already"):
-        app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
+        app.statements.publish(ref, "initial_info", "portal", actor=own(app, "chu-tich"))
 
 
 def test_the_playbook_publish_step_is_guarded_the_same_way(app: App, ref: str) -> None:
-    app.incidents.advance(ref, "approve", actor=app.identify("chu-tich"))
+    app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"))
     text = app.statements.show(ref, "initial_info")["text"]
     app.statements.edit(
         ref, "initial_info", text.replace("UBND", "Ủy ban nhân dân", 1), actor=app.identify()
     )
     with pytest.raises(TransitionRefused, match="not approved"):
         app.incidents.advance(
-            ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+            ref, "publish", given={"publish_channel": "portal"}, actor=own(app, "chu-tich")
         )
     app.statements.submit(ref, "initial_info", actor=app.identify())
-    app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+    app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
     out = app.incidents.advance(
-        ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+        ref, "publish", given={"publish_channel": "portal"}, actor=own(app, "chu-tich")
     )
     assert out.statement_steps[0]["action"] == "published"
 
 
 def test_reject_needs_a_reason_and_an_approver(app: App, ref: str) -> None:
     with pytest.raises(InvalidInput, match="--reason"):
-        app.statements.reject(ref, "initial_info", "  ", actor=app.identify("chu-tich"))
+        app.statements.reject(ref, "initial_info", "  ", actor=own(app, "chu-tich"))
     result = app.statements.reject(
-        ref, "initial_info", "Thiếu số liệu.", actor=app.identify("chu-tich")
+        ref, "initial_info", "Thiếu số liệu.", actor=own(app, "chu-tich")
     )
     assert result["action"] == "rejected"
     assert app.statements.show(ref, "initial_info")["status"] == "rejected"
@@ -155,8 +152,8 @@ def test_reject_needs_a_reason_and_an_approver(app: App, ref: str) -> None:
 def test_correction_goes_through_approval_on_the_same_channel(app: App, ref: str) -> None:
     with pytest.raises(TransitionRefused, match="never published"):
         app.statements.correct(ref, "initial_info", "Sửa số liệu.", actor=app.identify())
-    app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
-    app.statements.publish(ref, "initial_info", "portal", actor=app.identify("chu-tich"))
+    app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
+    app.statements.publish(ref, "initial_info", "portal", actor=own(app, "chu-tich"))
     started = app.statements.correct(
         ref, "initial_info", "Số hộ bị ảnh hưởng là 12, không phải 21.", actor=app.identify()
     )
@@ -164,16 +161,14 @@ def test_correction_goes_through_approval_on_the_same_channel(app: App, ref: str
     correction = app.statements.show(ref, "initial_info_correction")
     assert correction["corrects"] == "initial_info" and "12, không phải 21" in correction["text"]
     with pytest.raises(TransitionRefused, match="not approved"):
-        app.statements.publish(
-            ref, "initial_info_correction", "portal", actor=app.identify("chu-tich")
-        )
-    app.statements.approve(ref, "initial_info_correction", actor=app.identify("chu-tich"))
+        app.statements.publish(ref, "initial_info_correction", "portal", actor=own(app, "chu-tich"))
+    app.statements.approve(ref, "initial_info_correction", actor=own(app, "chu-tich"))
     with pytest.raises(TransitionRefused, match="channel of what it corrects: portal"):
         app.statements.publish(
-            ref, "initial_info_correction", "social_page", actor=app.identify("chu-tich")
+            ref, "initial_info_correction", "social_page", actor=own(app, "chu-tich")
         )
     published = app.statements.publish(
-        ref, "initial_info_correction", "portal", actor=app.identify("chu-tich")
+        ref, "initial_info_correction", "portal", actor=own(app, "chu-tich")
     )
     assert len(published["press"]) == 2  # a correction of a press statement goes to the press
 
@@ -259,12 +254,12 @@ def test_statement_commands(app: App, ref: str, workspace: Path, tmp_path: Path)
     assert "+Câu mới." in cli_run(workspace, "statement", "diff", ref, "initial_info").stdout
     cli_run(workspace, "statement", "approve", ref, "initial_info", code=6)  # the duty officer
     cli_run(workspace, "statement", "submit", ref, "initial_info")
-    assert (
-        "approved"
-        in cli_run(
-            workspace, "statement", "approve", ref, "initial_info", "--as", "chu-tich"
-        ).stdout
-    )
+    refused = cli_run(
+        workspace, "statement", "approve", ref, "initial_info", "--as", "chu-tich", code=6
+    ).stderr
+    assert "--as lends no rights" in refused and "--on-behalf" in refused
+    bind_login(workspace, "chu-tich")  # the Chairman, at his own account
+    assert "approved" in cli_run(workspace, "statement", "approve", ref, "initial_info").stdout
     cli_run(workspace, "statement", "publish", ref, "initial_info", "--channel", "fax", code=8)
     out = cli_run(
         workspace,
@@ -274,8 +269,6 @@ def test_statement_commands(app: App, ref: str, workspace: Path, tmp_path: Path)
         "initial_info",
         "--channel",
         "portal",
-        "--as",
-        "chu-tich",
     ).stdout
     assert "queued to the press" in out
     md = cli_run(workspace, "statement", "export", ref, "initial_info", "--format", "txt").stdout
@@ -327,18 +320,18 @@ def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
     """A workspace that lets the Vice-Chairman approve and only the office publish says so in
     its playbook; the engine follows it on the command and on the playbook step alike."""
     shipped_text = (shipped("playbooks") / "media-crisis.yaml").read_text(encoding="utf-8")
-    own = shipped_text.replace("  approver: approver\n", "  approver: deputy\n", 1).replace(
+    edited = shipped_text.replace("  approver: approver\n", "  approver: deputy\n", 1).replace(
         "  publishers: [spokesperson, coordinator]\n", "  publishers: [coordinator]\n", 1
     )
-    (app.workspace / "playbooks" / "media-crisis.yaml").write_text(own, encoding="utf-8")
+    (app.workspace / "playbooks" / "media-crisis.yaml").write_text(edited, encoding="utf-8")
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     walk(app, ref, UP_TO_APPROVAL)
     with pytest.raises(TransitionRefused, match=r"only the approver \(deputy\)"):
-        app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
-    app.incidents.advance(ref, "approve", actor=app.identify("pho-chu-tich"))
+        app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
+    app.incidents.advance(ref, "approve", actor=own(app, "pho-chu-tich"))
     with pytest.raises(TransitionRefused, match="only coordinator may publish"):
         app.incidents.advance(
-            ref, "publish", given={"publish_channel": "portal"}, actor=app.identify("chu-tich")
+            ref, "publish", given={"publish_channel": "portal"}, actor=own(app, "chu-tich")
         )
     assert app.records.show(ref)["state"] == "approved"
     app.incidents.advance(ref, "publish", given={"publish_channel": "portal"}, actor=app.identify())
@@ -347,9 +340,9 @@ def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
 
 def test_an_empty_text_is_never_saved_approved_or_published(app: App, workspace: Path) -> None:
     # A workspace template that renders nothing drafts an empty statement...
-    own = workspace / "templates" / "statements"
-    own.mkdir(parents=True, exist_ok=True)
-    (own / "initial-info.vi.txt").write_text(
+    folder = workspace / "templates" / "statements"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "initial-info.vi.txt").write_text(
         "{% block title %}Thông tin ban đầu{% endblock %}{% block body %}{% endblock %}\n",
         encoding="utf-8",
     )
@@ -360,7 +353,7 @@ def test_an_empty_text_is_never_saved_approved_or_published(app: App, workspace:
     with pytest.raises(TransitionRefused, match="is empty"):
         app.incidents.advance(ref, "submit", actor=app.identify())
     with pytest.raises(TransitionRefused, match="is empty"):
-        app.statements.approve(ref, "initial_info", actor=app.identify("chu-tich"))
+        app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
     with pytest.raises(InvalidInput, match="empty"):
         app.statements.edit(ref, "initial_info", " \n\u200b\n", actor=app.identify())
     assert snapshot(app) == before

@@ -16,7 +16,7 @@ from crisisflow.app import App
 from crisisflow.config import load_settings
 from crisisflow.errors import InvalidInput, TransitionRefused
 
-from .conftest import FakeClock
+from .conftest import FakeClock, own
 
 TRIAL = """
 id: trial
@@ -109,7 +109,7 @@ def test_a_step_that_approves_then_publishes_publishes_the_approved_text(trial: 
         ref,
         "approve_and_publish",
         given={"publish_channel": "portal"},
-        actor=trial.identify("chu-tich"),
+        actor=own(trial, "chu-tich"),
     )
     actions = [a["action"] for a in trial.statements.show(ref, "info")["actions"]]
     assert actions == ["submitted", "approved", "published"]
@@ -127,7 +127,7 @@ def test_a_step_that_approves_then_publishes_publishes_the_approved_text(trial: 
 def test_a_step_never_publishes_what_it_has_just_rejected(trial: App) -> None:
     ref = opened(trial)
     trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
-    trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("chu-tich"))
+    trial.incidents.advance(ref, "approve_on_entry", actor=own(trial, "chu-tich"))
     before = rows(trial)
     with pytest.raises(TransitionRefused, match="rejected, not approved"):
         trial.incidents.advance(
@@ -135,7 +135,7 @@ def test_a_step_never_publishes_what_it_has_just_rejected(trial: App) -> None:
             "reject_and_publish",
             note="Sai số liệu",
             given={"publish_channel": "portal"},
-            actor=trial.identify("chu-tich"),
+            actor=own(trial, "chu-tich"),
         )
     assert rows(trial) == before
 
@@ -153,11 +153,11 @@ def test_an_authorisation_counts_for_an_approval_on_entering_a_state(
     ref = opened(trial)
     trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
     with pytest.raises(TransitionRefused, match="only the approver"):
-        trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("pho-chu-tich"))
+        trial.incidents.advance(ref, "approve_on_entry", actor=own(trial, "pho-chu-tich"))
     trial.statements.authorise(
-        ref, "pho-chu-tich", "30/11/2026 17:00", actor=trial.identify("chu-tich")
+        ref, "pho-chu-tich", "30/11/2026 17:00", actor=own(trial, "chu-tich")
     )
-    trial.incidents.advance(ref, "approve_on_entry", actor=trial.identify("pho-chu-tich"))
+    trial.incidents.advance(ref, "approve_on_entry", actor=own(trial, "pho-chu-tich"))
     assert trial.statements.show(ref, "info")["status"] == "approved"
 
 
@@ -169,7 +169,7 @@ def test_a_role_is_assigned_only_by_the_step_that_requires_it(trial: App) -> Non
             ref,
             "draft_and_submit",
             given={"spokesperson": "truong-phong-vhtt"},
-            actor=trial.identify("truong-phong-vhtt"),
+            actor=own(trial, "truong-phong-vhtt"),
         )
     with pytest.raises(InvalidInput, match="is a role"):
         trial.incidents.open(
@@ -207,13 +207,13 @@ def test_an_incident_pinned_before_the_policy_follows_the_workspaces(
     trial.incidents.advance(crisis, "triage", actor=trial.identify())  # its 24 h clock runs
     strip_policy(trial)
     later = App(load_settings(workspace), clock=clock)  # nothing cached from before
-    later.statements.approve(ref, "info", actor=later.identify("chu-tich"))
+    later.statements.approve(ref, "info", actor=own(later, "chu-tich"))
     clock.advance(hours=30)
     assert any(n["ref"] == crisis for n in later.clocks.tick())  # reminders still go out
     (workspace / "playbooks" / "trial.yaml").unlink()
     gone = App(load_settings(workspace), clock=clock)
     with pytest.raises(TransitionRefused, match="none declared"):
-        gone.statements.reject(ref, "info", "Sai", actor=gone.identify("chu-tich"))
+        gone.statements.reject(ref, "info", "Sai", actor=own(gone, "chu-tich"))
     later.close()
     gone.close()
 
@@ -224,7 +224,7 @@ def test_the_approver_designates_a_spokesperson_where_no_step_assigns_one(app: A
             "rumour", "Tin đồn", given={"spokesperson": "truong-phong-vhtt"}, actor=app.identify()
         )
     ref = app.incidents.open(
-        "rumour", "Tin đồn", given={"spokesperson": "pho-chu-tich"}, actor=app.identify("chu-tich")
+        "rumour", "Tin đồn", given={"spokesperson": "pho-chu-tich"}, actor=own(app, "chu-tich")
     ).ref
     assert app.records.show(ref)["facts"]["spokesperson"] == "pho-chu-tich"
 
@@ -250,7 +250,7 @@ def test_only_the_office_or_the_chairman_assigns_the_spokesperson(app: App) -> N
             ref,
             "assign_spokesperson",
             given={"spokesperson": "truong-phong-vhtt"},
-            actor=app.identify("truong-phong-vhtt"),
+            actor=own(app, "truong-phong-vhtt"),
         )
     app.incidents.advance(
         ref, "assign_spokesperson", given={"spokesperson": "chu-tich"}, actor=app.identify()
@@ -260,7 +260,7 @@ def test_only_the_office_or_the_chairman_assigns_the_spokesperson(app: App) -> N
 def test_a_statement_change_is_plain_data(trial: App) -> None:
     ref = opened(trial)
     trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
-    change = trial.statements.approve(ref, "info", actor=trial.identify("chu-tich"))
+    change = trial.statements.approve(ref, "info", actor=own(trial, "chu-tich"))
     assert (change.ref, change.kind) == (ref, "info")
     assert json.loads(json.dumps(change))["action"] == "approved"
 

@@ -14,6 +14,7 @@ takes an ``Actor``; the parts it needs are loaded before its write transaction o
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,6 +24,8 @@ from zoneinfo import ZoneInfo
 from .. import actor as actors
 from ..actor import Actor
 from ..config import Settings, shipped
+from ..errors import InvalidInput
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..catalogue import Catalogue
@@ -47,6 +50,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def os_account() -> str:
+    """The OS account running this process, from the system, not from $USER (which anyone
+    can set)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry (a container), or not POSIX
+        return getpass.getuser()
+
+
 class App:
     """Everything crisisflow does, on one workspace; parts are built on first use, so a
     command pays only for what it touches."""
@@ -57,16 +71,38 @@ class App:
         self.clock = clock
         self.tz = ZoneInfo(settings["time_zone"])
 
-    def identify(self, person: str | None = None) -> Actor:
-        """The actor of a command-line call: ``--as PERSON``, else the ``actor`` setting,
-        else the login name (prefixed ``user:``, holding no roles)."""
-        if person:
-            self.directory.person(person)  # refuses an unknown person
-            return Actor(person, actors.CLI_AS)
+    def caller(self) -> Actor:
+        """Who is at this command line: the directory person bound (``login:``) to the OS
+        account running it, else the ``actor`` setting, else the login name (no roles)."""
+        login = os_account()
+        bound = self.directory.by_login(login)
+        if bound is not None:
+            return Actor(bound.id, actors.CLI_ACCOUNT)
         if self.settings["actor"]:
             self.directory.person(self.settings["actor"])
             return Actor(str(self.settings["actor"]), actors.CLI_SETTING)
-        return Actor("user:" + getpass.getuser(), actors.OS_LOGIN)
+        return Actor("user:" + login, actors.OS_LOGIN)
+
+    def identify(self, person: str | None = None, *, on_behalf: str | None = None) -> Actor:
+        """The actor of a command-line call. ``--as PERSON`` is recorded as entered by the
+        caller and lends none of PERSON's rights; with ``on_behalf`` (how and when PERSON
+        decided) it records PERSON's own decision, entered for them."""
+        me = self.caller()
+        if on_behalf is not None and (not person or person == me.person):
+            raise InvalidInput(_("--on-behalf needs --as PERSON: whom you enter it for"))
+        if not person or person == me.person:
+            return me
+        self.directory.person(person)  # refuses an unknown person
+        if on_behalf is not None:
+            on_behalf = " ".join(on_behalf.split())
+            if not on_behalf:
+                raise InvalidInput(
+                    _(
+                        "--on-behalf needs --note saying how and when {person} decided, "
+                        'e.g. --note "approved by phone at 10:40"'
+                    ).format(person=person)
+                )
+        return Actor(person, actors.CLI_AS, entered_by=me.person, on_behalf=on_behalf)
 
     def local(self, value: datetime | str | None) -> str:
         """A stored UTC time as the workspace reads it: '26/11/2026 14:30'."""

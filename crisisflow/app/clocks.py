@@ -96,7 +96,7 @@ class ClockCases:
                 actor=actor.person,
                 kind="acknowledged",
                 note=_("{unit} acknowledged").format(unit=unit),
-                data={"unit": unit, "clocks": [d.clock for d in owned], "via": actor.via},
+                data={"unit": unit, "clocks": [d.clock for d in owned], **actor.audit()},
             )
             history.commit_event(conn, row, event)
             app.clock_keeper.acknowledge(conn, owned, unit, now)

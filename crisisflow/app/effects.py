@@ -12,7 +12,7 @@ from .. import authority, outbox, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import IncidentView, Rendered
-from ..errors import TransitionRefused
+from ..errors import TextChanged, TransitionRefused
 from ..i18n import _
 from ..machine import Draft, IncidentModel, StatementStep
 
@@ -57,6 +57,18 @@ def statement_steps(effects: list[Any], known: Known) -> dict[str, Any]:
     return {"statements": steps} if steps else {}
 
 
+def require_text(known: Known, ref: str, kind: str, sha256: str) -> None:
+    """Refuse unless statement ``kind``'s current text has this SHA-256."""
+    found = known.statements.get(kind)
+    if found is None or found.current.text_hash != sha256:
+        raise TextChanged(
+            _(
+                "{ref}: the text of {kind} changed since you read it (now version {number}); "
+                "read the new text and decide again"
+            ).format(ref=ref, kind=kind, number=found.current.number if found else "-")
+        )
+
+
 def _steps_of(playbook: Playbook, transition: Transition) -> tuple[Step, ...]:
     """A transition's guards and actions, and the actions of entering its destination."""
     steps = (*transition.guards, *transition.actions)
@@ -87,10 +99,25 @@ def _role_checks(playbook: Playbook, transition: Transition) -> list[set[str]]:
     return checks
 
 
+def _statement_actions(playbook: Playbook, transition: Transition) -> set[str]:
+    """The statement actions (approved, published …) a step takes."""
+    kinds = {s.kind for s in _steps_of(playbook, transition)}
+    return {STEP_ACTIONS[k] for k in kinds if k in STEP_ACTIONS}
+
+
+STEP_ACTIONS = {
+    "submit_statement": "submitted",
+    "approve_statement": "approved",
+    "reject_statement": "rejected",
+    "publish_statement": "published",
+}
+
+
 class Writer:
     def __init__(self, app: App, actor: Actor) -> None:
         self.app = app
         self.actor = actor
+        self.on_behalf_allowed = app.settings["on_behalf_approvals"] == "allowed"
         self.drafter = app.drafter  # loaded here, before any write transaction opens
 
     def read_for(
@@ -118,13 +145,24 @@ class Writer:
     ) -> frozenset[str]:
         """The actor's roles in the incident. Written authorisations are read only when the
         step checks a role the actor does not hold already."""
-        person, own = self.actor.person, self.app.directory.roles_of(self.actor.person)
-        roles = authority.roles_of(person, playbook, row.facts, own, authorised=False)
-        if all(roles & check for check in _role_checks(playbook, transition)):
-            return roles
-        granted = store_statements.authorisations_of(conn, row.id)
-        authorised = authority.holds_authorisation(granted, person, self.app.clock())
-        return authority.roles_of(person, playbook, row.facts, own, authorised)
+        checks = _role_checks(playbook, transition)
+        authority.refuse_on_behalf(
+            self.actor, _statement_actions(playbook, transition), self.on_behalf_allowed
+        )
+        granted: list[Any] | None = None
+
+        def roles_for(person: str) -> frozenset[str]:
+            nonlocal granted
+            own = self.app.directory.roles_of(person)
+            roles = authority.roles_of(person, playbook, row.facts, own, authorised=False)
+            if all(roles & check for check in checks):
+                return roles
+            if granted is None:
+                granted = list(store_statements.authorisations_of(conn, row.id))
+            authorised = authority.holds_authorisation(granted, person, self.app.clock())
+            return authority.roles_of(person, playbook, row.facts, own, authorised)
+
+        return authority.acting_roles(self.actor, roles_for)
 
     def render(self, incident: IncidentView, model: IncidentModel, trigger: str | None) -> Rendered:
         return self.drafter.render(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import audit, history, machine, store_incidents
+from .. import audit, authority, history, machine, store_incidents
 from .. import facts as factlib
 from ..actor import Actor
 from ..drafting import IncidentView, stamps_from_json, stamps_to_json
@@ -89,7 +89,7 @@ def _opening_event(
         data={
             "playbook_version": playbook.version,
             "playbook_hash": playbook.source_hash,
-            "via": actor.via,
+            **actor.audit(),
             **effects,
         },
     )
@@ -215,8 +215,11 @@ class IncidentCases:
         note: str | None = None,
         given: dict[str, str] | None = None,
         expect_state: str | None = None,
+        expect_text: tuple[str, str] | None = None,
     ) -> Outcome:
         """Fire ``trigger`` on incident ``ref``; refused or conflicting, nothing changes.
+        ``expect_text`` (statement kind, SHA-256) refuses the step unless that statement's
+        current text is the one the actor saw: an approval binds to what was on screen.
 
         One write transaction reads the incident under lock, decides, and writes: two officers
         acting at once are served one after the other, the second from the state the first
@@ -225,7 +228,7 @@ class IncidentCases:
         note = clean_note(note)
         writer = effects.Writer(app, actor)
         keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
-        with app.store.writing() as conn:
+        with authority.explaining_entry(actor), app.store.writing() as conn:
             row = incident_row(conn, ref, lock=True)
             if expect_state and row.state != expect_state:
                 raise ConflictError(
@@ -237,6 +240,8 @@ class IncidentCases:
             playbook = app.catalogue.pinned(conn, row.playbook_hash)
             transition = playbook.transition(row.state, trigger)
             known = writer.read_for(conn, row, playbook, transition)
+            if expect_text is not None:
+                effects.require_text(known, row.ref, *expect_text)
             if transition is not None:  # else firing says what is allowed now
                 refuse_role_assignments(playbook, given or {}, transition, set(known.roles))
             model = machine.IncidentModel(
@@ -290,7 +295,7 @@ class IncidentCases:
                 **({"set": changed} if changed else {}),
                 **rendered.summary(),
                 **effects.statement_steps(model.effects, known),
-                "via": writer.actor.via,
+                **writer.actor.audit(),
             },
         )
         event_id = history.commit_event(
@@ -323,6 +328,6 @@ class IncidentCases:
                 actor=actor.person,
                 kind="note",
                 note=text,
-                data={"via": actor.via},
+                data=actor.audit(),
             )
         return int(event["seq"])

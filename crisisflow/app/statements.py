@@ -16,6 +16,7 @@ from ..drafting import view_of
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
 from ..facts import clean_document
 from ..i18n import _
+from . import effects
 from .effects import press_mailer
 from .lookup import incident_row
 
@@ -144,12 +145,14 @@ class StatementCases:
         row = incident_row(conn, ref, lock=True)
         playbook = app.catalogue.pinned(conn, row.playbook_hash)
         statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
-        authorised = authority.holds_authorisation(
-            store_statements.authorisations_of(conn, row.id), actor.person, now
-        )
-        roles = authority.roles_of(
-            actor.person, playbook, row.facts, app.directory.roles_of(actor.person), authorised
-        )
+        granted = list(store_statements.authorisations_of(conn, row.id))
+
+        def roles_for(person: str) -> frozenset[str]:
+            authorised = authority.holds_authorisation(granted, person, now)
+            own = app.directory.roles_of(person)
+            return authority.roles_of(person, playbook, row.facts, own, authorised)
+
+        roles = authority.acting_roles(actor, roles_for)
         return Situation(row, playbook, statements, roles, actor, now)
 
     def _change(
@@ -165,7 +168,7 @@ class StatementCases:
         ``work(conn, situation)`` checks what it must (raising changes nothing), writes the
         change and returns the event's data."""
         self.app.drafter  # noqa: B018 - load templates and directory before the transaction
-        with self.app.store.writing() as conn:
+        with authority.explaining_entry(actor), self.app.store.writing() as conn:
             situation = self._situation(conn, ref, actor)
             data = work(conn, situation)
             event = history.next_event(
@@ -174,14 +177,22 @@ class StatementCases:
                 actor=actor.person,
                 kind=event_kind,
                 note=note,
-                data={"statement": kind, **data, "via": actor.via},
+                data={"statement": kind, **data, **actor.audit()},
             )
             history.commit_event(conn, situation.row, event)
         return StatementChange({"ref": situation.row.ref, "kind": kind, **data})
 
     def _act(self, ref: str, kind: str, actor: Actor, action: str, **extra: Any) -> StatementChange:
+        allowed = self.app.settings["on_behalf_approvals"] == "allowed"
+        authority.refuse_on_behalf(actor, {action}, allowed)
+
+        expected = extra.pop("expect_sha256", None)
+
         def work(conn: Any, s: Situation) -> dict[str, Any]:
             statement = self._one(s.statements, s.row.ref, kind)
+            if expected is not None:
+                only = effects.Known(statements={kind: statement})
+                effects.require_text(only, s.row.ref, kind, expected)
             act = stmts.Act(action, actor.person, s.roles, s.now, **extra)
             incident = view_of(s.row, s.playbook)
             mailer = press_mailer(conn, self.app.drafter, incident, s.now)
@@ -215,9 +226,12 @@ class StatementCases:
     def submit(self, ref: str, kind: str, *, actor: Actor) -> StatementChange:
         return self._act(ref, kind, actor, "submitted")
 
-    def approve(self, ref: str, kind: str, *, actor: Actor) -> StatementChange:
-        """Approve the current text (its SHA-256); only the playbook's approver may."""
-        return self._act(ref, kind, actor, "approved")
+    def approve(
+        self, ref: str, kind: str, *, actor: Actor, expect_sha256: str | None = None
+    ) -> StatementChange:
+        """Approve the current text (its SHA-256); only the playbook's approver may. With
+        ``expect_sha256``, only if the current text is still the one the approver read."""
+        return self._act(ref, kind, actor, "approved", expect_sha256=expect_sha256)
 
     def reject(self, ref: str, kind: str, reason: str, *, actor: Actor) -> StatementChange:
         reason = reason.strip()
