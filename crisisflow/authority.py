@@ -31,10 +31,15 @@ def roles_of(
     facts: dict[str, Any],
     directory_roles: Iterable[str],
     authorised: bool,
+    unit: str | None = None,
 ) -> frozenset[str]:
+    """``unit``: the person's own unit, when a unit fact named for a role (field_unit) should
+    count for its people too."""
     roles = set(directory_roles)
-    for name, fact in playbook.facts.items():  # a person fact named for a role fills it here
-        if fact.type == "person" and name in playbook.roles and facts.get(name) == person:
+    mine = {"person": person, "unit": unit}
+    for name, fact in playbook.facts.items():  # a person or unit fact named for a role fills it
+        bound = facts.get(name)
+        if name in playbook.roles and bound is not None and bound == mine.get(fact.type):
             roles.add(name)
     if authorised:
         roles |= set(playbook.policy.grants)

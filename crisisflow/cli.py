@@ -45,6 +45,7 @@ COMMAND_MODULES = {
         ("tick", "ack", "audit", "report", "dispatch", "worker", "outbox", "mailbox"),
         "cli_delivery",
     ),
+    **dict.fromkeys(("serve", "session", "person", "secret"), "cli_web"),
 }
 
 

@@ -162,6 +162,42 @@ SETTINGS: tuple[Setting, ...] = (
         high=65535,
     ),
     Setting(
+        "base_url",
+        "http://127.0.0.1:8080",
+        "Address of `crisisflow serve` as people's browsers reach it (behind a reverse proxy: "
+        "the proxy's https address); e-mailed links start with it.",
+    ),
+    Setting(
+        "forwarded_allow_ips",
+        "",
+        "Addresses of reverse proxies whose X-Forwarded-For/-Proto headers `serve` trusts, "
+        "comma-separated; empty trusts none.",
+    ),
+    Setting(
+        "session_idle_minutes",
+        60,
+        "A web session ends after this long without a request.",
+        kind=int,
+        low=1,
+        high=1440,
+    ),
+    Setting(
+        "session_max_hours",
+        12,
+        "A web session ends this long after sign-in, however active.",
+        kind=int,
+        low=1,
+        high=720,
+    ),
+    Setting(
+        "sign_in_per_hour",
+        5,
+        "Sign-in links one address may ask for in an hour (a client: four times as many).",
+        kind=int,
+        low=1,
+        high=1000,
+    ),
+    Setting(
         "reminders",
         "50%,2h",
         "When a clock's owner is reminded: at a share of its time (50%) and/or this long "
@@ -265,6 +301,8 @@ def _check(setting: Setting, value: Any, where: str) -> None:
             problem = _("must be between {low:g} and {high:g}").format(
                 low=setting.low, high=setting.high
             )
+    elif setting.name == "base_url" and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        problem = _("must be an http(s) address such as https://crisisflow.example.gov.vn")
     elif setting.name == "time_zone" and not _is_time_zone(value):
         problem = _("must be a time zone name of the IANA database such as Asia/Ho_Chi_Minh")
         close = _close_time_zone(value)

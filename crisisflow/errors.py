@@ -106,3 +106,16 @@ class AuditBroken(CrisisflowError):
     def __init__(self, message: str, results: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.results = results
+
+
+class AccessRefused(CrisisflowError):
+    """A sign-in link, session, e-mailed link or second-factor code that does not let its
+    bearer in: used, expired, tampered with, revoked or wrong."""
+
+    exit_code = 14
+
+
+class RateLimited(CrisisflowError):
+    """Too many requests of one kind from one address or client; try again later."""
+
+    exit_code = 15

@@ -79,3 +79,14 @@ def running_due_before(conn: Connection, until: datetime, limit: int) -> Sequenc
         .order_by(dl.c.due_at)
         .limit(limit)
     ).all()
+
+
+def running_of(conn: Connection, incident_ids: list[int]) -> Sequence[Any]:
+    """The running clocks of these incidents, soonest due first."""
+    d = m.deadlines
+    query = (
+        sa.select(d)
+        .where(d.c.incident_id.in_(incident_ids), d.c.status == "running")
+        .order_by(d.c.due_at)
+    )
+    return conn.execute(query).all() if incident_ids else []

@@ -148,6 +148,33 @@ def list_incidents(
     return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()
 
 
+def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
+    """Open incidents, newest first, with their pinned playbook and undeliverable mail."""
+    inc, ob = m.incidents, m.outbox
+    undeliverable = (
+        sa.select(sa.func.count())
+        .where(ob.c.incident_id == inc.c.id, ob.c.status == m.DEAD)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            inc.c.id,
+            inc.c.ref,
+            inc.c.title,
+            inc.c.playbook_id,
+            inc.c.playbook_hash,
+            inc.c.state,
+            inc.c.facts,
+            inc.c.opened_at,
+            undeliverable.label("undeliverable"),
+        )
+        .where(inc.c.closed_at.is_(None))
+        .order_by(inc.c.opened_at.desc(), inc.c.id.desc())
+        .limit(limit)
+    )
+    return conn.execute(query).all()
+
+
 def all_refs(conn: Connection) -> list[str]:
     inc = m.incidents
     return [str(r) for r in conn.execute(sa.select(inc.c.ref).order_by(inc.c.id)).scalars()]

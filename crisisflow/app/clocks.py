@@ -61,9 +61,12 @@ class ClockCases:
         with self.app.store.writing() as conn:
             store_clocks.update_deadline(conn, deadline_id, {"next_notice_at": until})
 
-    def ack(self, ref: str, unit: str, *, actor: Actor) -> list[str]:
+    def ack(
+        self, ref: str, unit: str, *, actor: Actor, also: Callable[[Any], None] | None = None
+    ) -> list[str]:
         """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get
-        no more reminders (escalation, if one runs out, still happens)."""
+        no more reminders (escalation, if one runs out, still happens). ``also(conn)`` runs
+        in the same transaction (spending the e-mailed link that asked for it)."""
         app = self.app
         directory, drafter = app.directory, app.drafter
         if unit not in directory.units and unit not in directory.people:
@@ -100,4 +103,6 @@ class ClockCases:
             )
             history.commit_event(conn, row, event)
             app.clock_keeper.acknowledge(conn, owned, unit, now)
+            if also is not None:
+                also(conn)
         return [d.clock for d in owned]

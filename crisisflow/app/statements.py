@@ -233,21 +233,38 @@ class StatementCases:
         ``expect_sha256``, only if the current text is still the one the approver read."""
         return self._act(ref, kind, actor, "approved", expect_sha256=expect_sha256)
 
-    def reject(self, ref: str, kind: str, reason: str, *, actor: Actor) -> StatementChange:
+    def reject(
+        self,
+        ref: str,
+        kind: str,
+        reason: str,
+        *,
+        actor: Actor,
+        expect_sha256: str | None = None,
+    ) -> StatementChange:
         reason = reason.strip()
         if not reason:
             raise InvalidInput(_("--reason: say what must change"))
-        return self._act(ref, kind, actor, "rejected", reason=reason)
+        return self._act(ref, kind, actor, "rejected", reason=reason, expect_sha256=expect_sha256)
 
     def publish(
-        self, ref: str, kind: str, channel: str, url: str | None = None, *, actor: Actor
+        self,
+        ref: str,
+        kind: str,
+        channel: str,
+        url: str | None = None,
+        *,
+        actor: Actor,
+        expect_sha256: str | None = None,
     ) -> StatementChange:
         """Publish the approved current text on one of the playbook's channels; press kinds
         also go to the press list by e-mail."""
         url = url.strip() if url else None
         if url and not url.startswith(("http://", "https://")):
             raise InvalidInput(_("--url must be an http(s) address"))
-        return self._act(ref, kind, actor, "published", channel=channel, url=url)
+        return self._act(
+            ref, kind, actor, "published", channel=channel, url=url, expect_sha256=expect_sha256
+        )
 
     def correct(self, ref: str, kind: str, note: str, *, actor: Actor) -> StatementChange:
         """Start a correction (đính chính) of a published statement, drafted from the

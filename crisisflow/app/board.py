@@ -1,0 +1,53 @@
+"""The open incidents at a glance, as the web front end's first page shows them: state and who
+owns it, the clocks running with their time left, and mail that could not be delivered."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import authority, clock_status, store_clocks, store_incidents
+
+if TYPE_CHECKING:
+    from . import App
+
+
+class Board:
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def open_incidents(self, person: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The open incidents in which ``person`` has a role (the directory's, or one an
+        incident's facts give them or their unit), newest first."""
+        app = self.app
+        now = app.clock()
+        with app.store.reading() as conn:
+            rows = store_incidents.open_incidents(conn, limit)
+            clocks = store_clocks.running_of(conn, [r.id for r in rows])
+            playbooks = {h: app.catalogue.pinned(conn, h) for h in {r.playbook_hash for r in rows}}
+        running: dict[int, list[Any]] = {}
+        for clock in clocks:
+            running.setdefault(clock.incident_id, []).append(clock)
+        own = app.directory.roles_of(person)
+        found = app.directory.people.get(person)
+        unit = found.unit if found is not None else None
+        board = []
+        for r in rows:
+            playbook = playbooks[r.playbook_hash]
+            roles = authority.roles_of(person, playbook, r.facts, own, False, unit)
+            if not roles & set(playbook.roles):
+                continue
+            state = playbook.states[r.state]
+            board.append(
+                {
+                    "ref": r.ref,
+                    "title": r.title,
+                    "playbook": r.playbook_id,
+                    "state": r.state,
+                    "state_title": dict(state.title),
+                    "owner": state.owner,
+                    "opened_at": r.opened_at,
+                    "clocks": clock_status.view(running.get(r.id, []), now),
+                    "undeliverable": int(r.undeliverable),
+                }
+            )
+        return board

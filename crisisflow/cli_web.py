@@ -1,0 +1,182 @@
+"""The web front end and who may use it: `serve`, `session list|revoke`, `person totp`,
+`secret rotate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .cli_common import CONTEXT, CrisisflowGroup, get_app, json_option, print_json
+from .i18n import _
+
+
+@click.command("serve", context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help=_("Port.")
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web pages where people sign in and act as themselves.
+
+    Listens on the loopback address unless --host says otherwise; put a reverse proxy with
+    TLS in front of it for other machines, and list the proxy in the forwarded_allow_ips
+    setting. E-mailed links start with the base_url setting.
+
+    \b
+    Example:
+        crisisflow serve --port 8080
+    """
+    import uvicorn
+
+    from .web import build
+
+    app = get_app(ctx)
+    web = build(app)
+    proxies = app.settings["forwarded_allow_ips"].strip()
+    click.echo(
+        _("Serving {url} on http://{host}:{port} (Ctrl+C stops)").format(
+            url=app.settings["base_url"], host=host, port=port
+        )
+    )
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+        log_level="warning",
+    )
+
+
+@click.group("session", cls=CrisisflowGroup, context_settings=CONTEXT)
+def session() -> None:
+    """Web sessions: who is signed in, and ending them."""
+
+
+@session.command("list", context_settings=CONTEXT)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=30,
+    show_default=True,
+    help=_("Sessions begun in the last DAYS days."),
+)
+@json_option
+@click.pass_context
+def session_list(ctx: click.Context, days: int, as_json: bool) -> None:
+    """List web sessions, newest first: person, client, when begun and last seen, status.
+
+    \b
+    Example:
+        crisisflow session list
+    """
+    from .app.access import Access
+
+    app = get_app(ctx)
+    found = Access(app).sessions(days=days)
+    if as_json:
+        print_json(
+            [
+                {
+                    **s,
+                    "created_at": s["created_at"].isoformat(),
+                    "last_seen_at": s["last_seen_at"].isoformat(),
+                }
+                for s in found
+            ]
+        )
+        return
+    if not found:
+        click.echo(_("no web session"))
+    for s in found:
+        click.echo(
+            f"{s['id']:>5}  {s['person']:<20} {s['status']:<8} {s['client']:<16} "
+            f"{app.local(s['created_at'])} → {app.local(s['last_seen_at'])}"
+        )
+
+
+@session.command("revoke", context_settings=CONTEXT)
+@click.argument("ids", type=int, nargs=-1)
+@click.option("--person", metavar="PERSON", help=_("End every session of this person."))
+@click.pass_context
+def session_revoke(ctx: click.Context, ids: tuple[int, ...], person: str | None) -> None:
+    """End web sessions by ID (from `session list`), or all of --person's.
+
+    \b
+    Example:
+        crisisflow session revoke 12
+        crisisflow session revoke --person chu-tich
+    """
+    from .app.access import Access
+    from .errors import InvalidInput
+
+    if bool(ids) == bool(person):
+        raise InvalidInput(_("name the sessions: IDs, or --person PERSON"))
+    ended = Access(get_app(ctx)).revoke(ids=list(ids), person=person)
+    click.echo(
+        _("ended: {ids}").format(ids=", ".join(map(str, ended)))
+        if ended
+        else _("no active session matched; nothing changed")
+    )
+
+
+@click.group("person", cls=CrisisflowGroup, context_settings=CONTEXT)
+def person() -> None:
+    """Directory people's sign-in settings."""
+
+
+@person.command("totp", context_settings=CONTEXT)
+@click.argument("person_id", metavar="PERSON")
+@click.pass_context
+def person_totp(ctx: click.Context, person_id: str) -> None:
+    """Enrol PERSON's second factor: prints the address and QR code for an authenticator
+    app. Once enrolled, approving and publishing on the web ask for a current code. Running
+    it again replaces the old secret.
+
+    \b
+    Example:
+        crisisflow person totp chu-tich
+    """
+    from .app.access import Access
+    from .totp import terminal_qr
+
+    secret, uri = Access(get_app(ctx)).enrol_totp(person_id)
+    click.echo(terminal_qr(uri))
+    click.echo(uri)
+    click.echo(_("secret (to type in by hand): {secret}").format(secret=secret))
+
+
+@click.group("secret", cls=CrisisflowGroup, context_settings=CONTEXT)
+def secret() -> None:
+    """The workspace's secret key, which signs sessions and e-mailed links."""
+
+
+@secret.command("rotate", context_settings=CONTEXT)
+@click.pass_context
+def secret_rotate(ctx: click.Context) -> None:
+    """Replace the secret key: everyone is signed out and unused links stop working;
+    nothing else changes.
+
+    \b
+    Example:
+        crisisflow secret rotate
+    """
+    from .signing import KEY_ENV, write_new_key
+
+    app = get_app(ctx)
+    path = write_new_key(app.workspace)
+    click.echo(
+        _("new secret key in {path}; every web session and unused link has ended").format(path=path)
+    )
+    import os
+
+    if os.environ.get(KEY_ENV):
+        click.echo(
+            _("note: {env} is set and wins over the file; change it too").format(env=KEY_ENV)
+        )
+
+
+COMMANDS: list[Any] = [serve, session, person, secret]

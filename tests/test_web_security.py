@@ -1,0 +1,364 @@
+"""The web front end refuses what it must, and a refusal changes nothing: CSRF, sign-in links,
+sessions, rights, the text an approval binds to, e-mailed links, redirects, headers, bodies,
+rate limits and the second factor. Each test talks to the real application over ASGI, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crisisflow import signing, totp
+from crisisflow.app import App
+from crisisflow.app.access import Access
+
+from .conftest import FakeClock, own
+from .test_app import snapshot
+from .web_support import Visitor, at_approval, sign_in_links
+
+CHAIRMAN = "chu-tich"
+
+
+def statement_path(ref: str) -> str:
+    return f"/incidents/{ref}/statements/initial_info"
+
+
+def test_approval_needs_the_csrf_token_and_changes_nothing_without_it(app: App) -> None:
+    ref = at_approval(app)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    page = chairman.get(statement_path(ref))
+    sha = re.search(r'name="sha256" value="([0-9a-f]{64})"', page.text).group(1)  # type: ignore[union-attr]
+    before = snapshot(app)
+    for token in ("", "wrong", chairman.csrf[:-1] + "x"):
+        refused = chairman.post(f"{statement_path(ref)}/approve", csrf=token, sha256=sha)
+        assert refused.status_code == 403
+        assert "security token" in refused.text
+    assert snapshot(app) == before
+    done = chairman.post(f"{statement_path(ref)}/approve", sha256=sha)
+    assert done.status_code == 303
+    assert app.records.show(ref)["state"] == "approved"
+    approval = app.records.show(ref)["events"][-1]
+    assert approval["actor"] == CHAIRMAN and approval["data"]["via"] == "web-session"
+
+
+def test_a_get_never_changes_anything(app: App) -> None:
+    ref = at_approval(app)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    before = snapshot(app)
+    for path in (statement_path(ref) + "/approve", f"/incidents/{ref}/notes", "/sign-out"):
+        assert chairman.get(path).status_code in (404, 405)
+    assert snapshot(app) == before
+
+
+def test_a_sign_in_link_works_once_and_not_after_15_minutes(app: App, clock: FakeClock) -> None:
+    address = app.directory.people[CHAIRMAN].email
+    visitor = Visitor(app)
+    visitor.get("/sign-in")
+    visitor.post("/sign-in", email=address)
+    link = sign_in_links(app, address)[-1]
+    visitor.get(link)
+    assert visitor.post(link).status_code == 303
+    again = Visitor(app)
+    again.get(link)
+    before = snapshot(app)
+    assert again.post(link).status_code == 403  # used twice
+    tampered = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    again.get(tampered)
+    assert again.post(tampered).status_code == 403
+    assert snapshot(app) == before
+    visitor.post("/sign-in", email=address)
+    late = sign_in_links(app, address)[-1]
+    clock.advance(minutes=15, seconds=1)
+    again.get(late)
+    assert again.post(late).status_code == 403
+    assert again.get("/incidents").headers["location"].startswith("/sign-in")
+
+
+def test_the_answer_is_the_same_for_a_known_and_an_unknown_address(app: App) -> None:
+    visitor = Visitor(app)
+    visitor.get("/sign-in")
+    known = visitor.post("/sign-in", email=app.directory.people[CHAIRMAN].email)
+    visitor.get("/sign-in")
+    unknown = visitor.post("/sign-in", email="nobody@vinhlinh.example")
+    assert known.status_code == unknown.status_code == 200
+    strip = lambda page: re.sub(r'value="[^"]*"', "", page)  # noqa: E731
+    assert strip(known.text) == strip(unknown.text)
+    assert sign_in_links(app, "nobody@vinhlinh.example") == []
+
+
+def test_the_sign_in_rate_limit_holds_per_address_and_per_client(app: App) -> None:
+    address = app.directory.people[CHAIRMAN].email
+    visitor = Visitor(app)
+    visitor.get("/sign-in")
+    limit = app.settings["sign_in_per_hour"]
+    for _ in range(limit):
+        assert visitor.post("/sign-in", email=address).status_code == 200
+    assert visitor.post("/sign-in", email=address).status_code == 429
+    assert len(sign_in_links(app, address)) == limit
+    for n in range(4 * limit - limit):  # other addresses from the same client, up to its limit
+        assert visitor.post("/sign-in", email=f"khac{n}@vinhlinh.example").status_code == 200
+    assert visitor.post("/sign-in", email="them@vinhlinh.example").status_code == 429
+
+
+def test_a_session_gives_nothing_its_person_may_not_do(app: App) -> None:
+    ref = at_approval(app)
+    officer = Visitor(app)
+    officer.sign_in("truc-ban")  # the duty officer: coordinator, not the approver
+    page = officer.get(statement_path(ref))
+    assert page.status_code == 200 and 'id="approve"' not in page.text
+    sha = app.statements.show(ref, "initial_info")["sha256"]
+    before = snapshot(app)
+    refused = officer.post(f"{statement_path(ref)}/approve", sha256=sha)
+    assert refused.status_code == 409 and "only the approver" in refused.text
+    assert snapshot(app) == before
+
+
+def test_a_person_without_a_role_in_an_incident_neither_sees_nor_touches_it(
+    app: App, workspace: Path
+) -> None:
+    ref = at_approval(app)
+    directory = workspace / "directory.yaml"
+    directory.write_text(
+        directory.read_text(encoding="utf-8").replace(
+            "people:\n",
+            "people:\n  can-bo-ben-quan:\n    name: Trần Văn Bến\n    unit: ubnd-ben-quan\n"
+            "    email: canbo@benquan.example\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    fresh = App(app.settings, clock=app.clock)
+    outsider = Visitor(fresh)
+    outsider.sign_in("can-bo-ben-quan")
+    assert ref not in outsider.get("/incidents").text
+    assert outsider.get(f"/incidents/{ref}").status_code == 404
+    assert outsider.get(statement_path(ref)).status_code == 404
+    assert outsider.get(statement_path(ref) + ".docx").status_code == 404
+    before = snapshot(fresh)
+    assert outsider.post(f"/incidents/{ref}/notes", text="xin chào").status_code == 403
+    sha = fresh.statements.show(ref, "initial_info")["sha256"]
+    assert outsider.post(f"{statement_path(ref)}/approve", sha256=sha).status_code == 409
+    assert snapshot(fresh) == before
+    fresh.close()
+
+
+def test_a_tampered_or_revoked_session_cookie_signs_out(app: App) -> None:
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    assert chairman.get("/incidents").status_code == 200
+    cookie = chairman.client.cookies["cf_session"]
+    chairman.client.cookies.clear()
+    chairman.client.cookies.set("cf_session", cookie[:-1] + ("A" if cookie[-1] != "A" else "B"))
+    assert chairman.get("/incidents").headers["location"].startswith("/sign-in")
+    chairman.client.cookies.clear()
+    chairman.client.cookies.set("cf_session", cookie)
+    assert chairman.get("/incidents").status_code == 200
+    Access(app).revoke(person=CHAIRMAN)
+    assert chairman.get("/incidents").headers["location"].startswith("/sign-in")
+
+
+def test_sessions_end_when_idle_and_at_their_absolute_lifetime(app: App, clock: FakeClock) -> None:
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    idle = app.settings["session_idle_minutes"]
+    for _ in range(int(app.settings["session_max_hours"] * 60 / (idle - 1)) + 2):
+        clock.advance(minutes=idle - 1)
+        if chairman.get("/incidents").status_code != 200:
+            break
+    else:
+        pytest.fail("a session kept busy outlived its absolute lifetime")
+    again = Visitor(app)
+    again.sign_in(CHAIRMAN)
+    clock.advance(minutes=idle, seconds=1)
+    assert again.get("/incidents").headers["location"].startswith("/sign-in")
+
+
+def test_an_approval_of_a_text_that_changed_is_refused_with_the_new_diff(app: App) -> None:
+    ref = at_approval(app)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    page = chairman.get(statement_path(ref))
+    seen = re.search(r'name="sha256" value="([0-9a-f]{64})"', page.text).group(1)  # type: ignore[union-attr]
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(
+        ref, "initial_info", text + "\nCâu thêm sau khi trình.\n", actor=own(app, "truc-ban")
+    )
+    app.statements.submit(ref, "initial_info", actor=own(app, "truc-ban"))
+    before = snapshot(app)
+    refused = chairman.post(f"{statement_path(ref)}/approve", sha256=seen)
+    assert refused.status_code == 409
+    assert "changed since you read it" in refused.text
+    assert "Câu thêm sau khi trình." in refused.text  # the new diff is shown
+    assert snapshot(app) == before
+
+
+def test_next_goes_only_to_this_site(app: App) -> None:
+    for wanted, landing in (
+        ("https://evil.example/", "/incidents"),
+        ("//evil.example/x", "/incidents"),
+        ("/\\evil.example", "/incidents"),
+        ("/incidents/KC-2026-0001", "/incidents/KC-2026-0001"),
+    ):
+        visitor = Visitor(app)
+        visitor.get("/sign-in", params={"next": wanted})
+        address = app.directory.people[CHAIRMAN].email
+        visitor.post("/sign-in", email=address)
+        link = sign_in_links(app, address)[-1]
+        visitor.get(link)
+        assert visitor.post(link).headers["location"] == landing
+
+
+def test_security_headers_are_on_every_page(app: App) -> None:
+    ref = at_approval(app)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    for path in ("/sign-in", "/incidents", f"/incidents/{ref}", statement_path(ref), "/nowhere"):
+        headers = chairman.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy and "default-src 'none'" in policy  # no script at all
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_session_cookie_flags(app: App, workspace: Path) -> None:
+    visitor = Visitor(app)
+    address = app.directory.people[CHAIRMAN].email
+    visitor.get("/sign-in")
+    visitor.post("/sign-in", email=address)
+    link = sign_in_links(app, address)[-1]
+    visitor.get(link)
+    header = visitor.post(link).headers["set-cookie"].lower()
+    assert "httponly" in header and "samesite=lax" in header and "secure" not in header
+
+
+def test_oversized_malformed_and_foreign_bodies_get_a_clear_4xx(app: App) -> None:
+    ref = at_approval(app)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    chairman.get(f"/incidents/{ref}")
+    before = snapshot(app)
+    path = f"/incidents/{ref}/notes"
+    big = chairman.post(path, text="x" * (70 * 1024))
+    assert big.status_code == 413 and "too large" in big.text
+    raw = chairman.client.post(
+        path,
+        content=b"csrf=%ff%fe&text=a",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert raw.status_code == 400 and "could not be read" in raw.text
+    json_body = chairman.client.post(path, json={"csrf": chairman.csrf, "text": "a"})
+    assert json_body.status_code == 415
+    assert snapshot(app) == before
+
+
+def test_stored_markup_is_escaped_in_every_page(app: App) -> None:
+    payloads = [
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(2)>',
+        "javascript:alert(3)",
+    ]
+    ref = at_approval(app, title=" ".join(payloads))
+    app.incidents.note(ref, " ".join(payloads), actor=app.identify())
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    for path in ("/incidents", f"/incidents/{ref}", statement_path(ref)):
+        page = chairman.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert 'href="javascript:' not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or path.endswith("info")
+
+
+def test_second_factor_is_asked_for_approving_once_enrolled(app: App) -> None:
+    ref = at_approval(app)
+    secret, uri = Access(app).enrol_totp(CHAIRMAN)
+    assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    page = chairman.get(statement_path(ref))
+    assert 'name="code"' in page.text
+    sha = app.statements.show(ref, "initial_info")["sha256"]
+    before = snapshot(app)
+    wrong = chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code="000000")
+    if totp.matching_step(secret, "000000", time.time()) is None:
+        assert wrong.status_code == 403
+        assert snapshot(app) == before
+    code = totp.code_at(secret, totp.step_of(time.time()))
+    assert chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code=code).status_code == 303
+    assert app.records.show(ref)["state"] == "approved"
+    # The same code again (for publishing) is refused: a code works once.
+    chairman.get(statement_path(ref))
+    reused = chairman.post(
+        f"{statement_path(ref)}/publish", sha256=sha, channel="portal", code=code
+    )
+    assert reused.status_code == 403
+
+
+def test_an_ack_link_works_once_for_its_own_task_only(app: App, clock: FakeClock) -> None:
+    ref = app.incidents.open("media-crisis", "Thử", actor=app.identify()).ref
+    app.incidents.advance(ref, "triage", actor=app.identify())
+    app.incidents.advance(
+        ref, "verify", given={"field_unit": "ubnd-cua-tung"}, actor=app.identify()
+    )
+    key = signing.load_key(app.workspace)
+    expires = clock() + timedelta(hours=4)
+    token = signing.sign_link(
+        key, "ack", {"ref": ref, "unit": "ubnd-cua-tung", "task": "mail/task-verify@3"}, expires
+    )
+    other = signing.sign_link(
+        key, "ack", {"ref": ref, "unit": "phong-vhtt", "task": "mail/task-verify@3"}, expires
+    )
+    unit = Visitor(app)
+    before = snapshot(app)
+    confirm = unit.get(f"/ack/{token}")
+    assert confirm.status_code == 200 and 'id="acknowledge"' in confirm.text
+    assert snapshot(app) == before  # opening the link (a mail scanner does) acknowledges nothing
+    payload, _dot, signature = token.partition(".")
+    forged = signing.sign_link(
+        b"x" * 40, "ack", {"ref": ref, "unit": "ubnd-cua-tung", "task": "t"}, expires
+    )
+    for bad in (f"{payload}.{signature[:-2]}AA", forged, other.partition(".")[0] + "." + signature):
+        unit.get("/sign-in")
+        assert unit.post(f"/ack/{bad}").status_code == 403
+    assert snapshot(app) == before
+    unit.get(f"/ack/{token}")
+    assert unit.post(f"/ack/{token}").status_code == 200
+    event = app.records.show(ref)["events"][-1]
+    assert event["kind"] == "acknowledged" and event["data"]["via"] == "mail-link"
+    unit.get("/sign-in")
+    assert unit.post(f"/ack/{token}").status_code == 403  # used already
+    assert unit.get(f"/ack/{other}").status_code == 200
+
+
+def test_rotating_the_secret_signs_everyone_out_and_voids_links(app: App) -> None:
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    address = app.directory.people[CHAIRMAN].email
+    chairman.post("/sign-in", email=address)
+    unused = sign_in_links(app, address)[-1]
+    before = {
+        k: v
+        for k, v in snapshot(app).items()
+        if k not in ("web_sessions", "sign_in_links", "sign_in_requests")
+    }
+    signing.write_new_key(app.workspace)
+    rotated = App(app.settings, clock=app.clock)
+    fresh = Visitor(rotated)
+    fresh.client.cookies = chairman.client.cookies
+    assert fresh.get("/incidents").headers["location"].startswith("/sign-in")
+    fresh.get(unused)
+    assert fresh.post(unused).status_code == 403
+    after = {
+        k: v
+        for k, v in snapshot(rotated).items()
+        if k not in ("web_sessions", "sign_in_links", "sign_in_requests")
+    }
+    assert after == before
+    rotated.close()
