@@ -105,15 +105,20 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
     Example:
         crisisflow audit verify KC-2026-0001
     """
+    from . import views
+
+    app = get_app(ctx)
     failure: AuditBroken | None = None
     try:
-        results = get_app(ctx).records.audit(ref)
+        results = app.records.audit(ref)
     except AuditBroken as exc:  # print every result, then fail with exit code 13
         results, failure = exc.results, exc
     broken = [r for r in results if r["broken_at"] is not None]
     if as_json:
         print_json(results)
     else:
+        for line in views.entries_text(results, app.local):
+            click.echo(line)
         for r in broken:
             click.echo(
                 _(

@@ -12,17 +12,17 @@ from .i18n import _
 
 
 @click.command("serve", context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
+@click.option("--host", metavar="ADDRESS", help=_("Address to listen on (default: web_host)."))
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help=_("Port.")
+    "--port", type=click.IntRange(1, 65535), help=_("Port to listen on (default: web_port).")
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web pages where people sign in and act as themselves.
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the web pages where people sign in and act as themselves; stop it with Ctrl+C.
 
-    Listens on the loopback address unless --host says otherwise; put a reverse proxy with
-    TLS in front of it for other machines, and list the proxy in the forwarded_allow_ips
-    setting. E-mailed links start with the base_url setting.
+    Listens on the loopback address unless told otherwise; for other machines put a reverse
+    proxy with TLS in front of it, list the proxy in forwarded_allow_ips, and set base_url to
+    the proxy's address (e-mailed links start with it).
 
     \b
     Example:
@@ -33,27 +33,80 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from .web import build
 
     app = get_app(ctx)
-    web = build(app)
+    host = host or app.settings["web_host"]
+    port = port or app.settings["web_port"]
+    web = build(app)  # a missing secret key or a broken directory stops it here, in one line
+    _check_free(host, port)
     proxies = app.settings["forwarded_allow_ips"].strip()
     click.echo(
-        _("Serving {url} on http://{host}:{port} (Ctrl+C stops)").format(
+        _("serving {url} on http://{host}:{port}; Ctrl+C stops").format(
             url=app.settings["base_url"], host=host, port=port
-        )
+        ),
+        err=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         web,
         host=host,
         port=port,
         proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
+        forwarded_allow_ips=proxies or "",
         server_header=False,
         log_level="warning",
     )
+    _stopping_server()(config).run()
+
+
+def _stopping_server() -> type:
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Stops cleanly on SIGINT or SIGTERM and exits 0, as `worker` does (uvicorn's own
+        would end the process by the signal again)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            def stop(*_args: object) -> None:
+                self.should_exit = True
+
+            previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+
+    return Server
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse, in one line, an address another program holds."""
+    import socket
+
+    from .errors import ConfigError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            _("cannot listen on {host}:{port}: {error}; choose another with --port").format(
+                host=host, port=port, error=exc.strerror or exc
+            )
+        ) from exc
 
 
 @click.group("session", cls=CrisisflowGroup, context_settings=CONTEXT)
 def session() -> None:
-    """Web sessions: who is signed in, and ending them."""
+    """Web sessions: who is signed in, and ending them.
+
+    \b
+    Example:
+        crisisflow session list
+    """
 
 
 @session.command("list", context_settings=CONTEXT)
@@ -125,7 +178,12 @@ def session_revoke(ctx: click.Context, ids: tuple[int, ...], person: str | None)
 
 @click.group("person", cls=CrisisflowGroup, context_settings=CONTEXT)
 def person() -> None:
-    """Directory people's sign-in settings."""
+    """Directory people's sign-in settings.
+
+    \b
+    Example:
+        crisisflow person totp chu-tich
+    """
 
 
 @person.command("totp", context_settings=CONTEXT)
@@ -151,7 +209,12 @@ def person_totp(ctx: click.Context, person_id: str) -> None:
 
 @click.group("secret", cls=CrisisflowGroup, context_settings=CONTEXT)
 def secret() -> None:
-    """The workspace's secret key, which signs sessions and e-mailed links."""
+    """The workspace's secret key, which signs sessions and e-mailed links.
+
+    \b
+    Example:
+        crisisflow secret rotate
+    """
 
 
 @secret.command("rotate", context_settings=CONTEXT)

@@ -168,6 +168,10 @@ SETTINGS: tuple[Setting, ...] = (
         "the proxy's https address); e-mailed links start with it.",
     ),
     Setting(
+        "web_host", "127.0.0.1", "Address `crisisflow serve` listens on (loopback by default)."
+    ),
+    Setting("web_port", 8080, "Port `crisisflow serve` listens on.", kind=int, low=1, high=65535),
+    Setting(
         "forwarded_allow_ips",
         "",
         "Addresses of reverse proxies whose X-Forwarded-For/-Proto headers `serve` trusts, "

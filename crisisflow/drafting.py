@@ -7,8 +7,9 @@ the incident's own role facts) and snapshotted into each message.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,12 @@ from .machine import Draft, Notify
 from .playbook import Playbook
 from .render import Renderer
 
+APPROVAL_PRIORITY = 10  # an approval request goes out ahead of bulk mail
+ACK_HOURS = 72  # how long the acknowledge link of a task without a due time stays valid
+# What approval requests (the texts awaiting approval, their pages) and task mail (its
+# acknowledge link) give their templates; other templates get these, empty.
+NO_LINKS = {**dict.fromkeys(("statement", "approval_url", "ack_url")), "statements": ()}
+
 
 @dataclass(frozen=True)
 class IncidentView:
@@ -34,6 +41,8 @@ class IncidentView:
     facts: dict[str, Any]
     stamps: dict[str, datetime]
     opened_at: datetime
+    # Decisions entered on behalf so far (the records' on_behalf_decisions), for the review.
+    on_behalf: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -54,6 +63,28 @@ class Rendered:
                 for m in self.mails
             ]
         return data
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """What a step's mail links to and carries besides its templates' text: ``links`` (None:
+    none), the step's event number, and for an approval request the kinds it presents with
+    their current texts (kind, title, text, number, sha256, lang; else the step's draft)."""
+
+    links: mail.Links | None = None
+    seq: int = 1
+    approval: tuple[str, ...] = ()
+    texts: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def approval_context(
+    texts: Sequence[Mapping[str, Any]], ref: str, links: mail.Links | None
+) -> dict[str, Any]:
+    """What an approval request's template gets: ``statements`` (each with the ``url`` of
+    its page), the first of them as ``statement``, and its page as ``approval_url``."""
+    cards = [{**t, "url": links.statement(ref, t["kind"]) if links else None} for t in texts]
+    first = cards[0] if cards else None
+    return {"statements": cards, "statement": first, "approval_url": first and first["url"]}
 
 
 def sha256(text: str) -> str:
@@ -119,15 +150,32 @@ class Drafter:
         note: str | None,
         trigger: str | None,
         now: datetime,
+        mailing: Mailing | None = None,
     ) -> Rendered:
+        """A step's drafts and messages; ``mailing``: what its mail links to and carries."""
         context = self.context(incident, actor=actor, note=note, trigger=trigger, now=now)
+        mailing = mailing or Mailing()
         rendered = Rendered()
         for effect in effects:
             if isinstance(effect, Draft):
                 rendered.drafts.append(self.draft(effect, context))
-            elif isinstance(effect, Notify):
-                rendered.mails.extend(self._mails(effect, incident, context))
+        for effect in effects:  # after the drafts: a text may be drafted and submitted at once
+            if isinstance(effect, Notify):
+                request = self._request(effect, incident, mailing, rendered.drafts)
+                rendered.mails.extend(self._mails(effect, incident, context, mailing, request))
         return rendered
+
+    def _request(
+        self, notify: Notify, incident: IncidentView, mailing: Mailing, drafts: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """The texts an approval request (a notify to the playbook's approver) presents."""
+        if incident.playbook.policy.approver not in notify.roles:
+            return None
+        texts = dict(mailing.texts)
+        for d in drafts:  # drafted first by this very step
+            first = {"kind": d["kind"], "title": d["title"], "text": d["text"], "lang": d["lang"]}
+            texts.setdefault(d["kind"], {**first, "number": 1, "sha256": d["text_hash"]})
+        return [texts[kind] for kind in mailing.approval if kind in texts]
 
     def context(
         self,
@@ -170,6 +218,14 @@ class Drafter:
                 "timestamps": dict(incident.stamps),
                 "opened_at": incident.opened_at,
                 "playbook": playbook.title.get_lang(lang),
+                "on_behalf": [
+                    {
+                        **d,
+                        "person": self.person_card(d["person"]),
+                        "entered_by": self.person_card(d["entered_by"]),
+                    }
+                    for d in incident.on_behalf
+                ],
             },
             "org": dict(directory.organisation),
             "actor": (
@@ -184,6 +240,7 @@ class Drafter:
             "due": None,
             "lang": lang,
             "workspace_command": "crisisflow",
+            **NO_LINKS,
         }
 
     def person_card(self, person_id: str) -> dict[str, str]:
@@ -266,35 +323,49 @@ class Drafter:
         return members
 
     def _mails(
-        self, notify: Notify, incident: IncidentView, context: dict[str, Any]
+        self,
+        notify: Notify,
+        incident: IncidentView,
+        context: dict[str, Any],
+        mailing: Mailing,
+        request: list[dict[str, Any]] | None,
     ) -> list[dict[str, Any]]:
+        """One message per address filling the notify's roles. An approval request carries
+        the texts it presents (in full, and each as a .docx) and goes out first; other mail
+        gives each recipient a link that acknowledges the task."""
         seen: set[str] = set()
         rendered = []
         now = context["now"]
         due = now + timedelta(seconds=notify.due_seconds) if notify.due_seconds else None
+        extra: dict[str, Any] = {"due": due}
+        if request is not None:
+            extra.update(approval_context(request, incident.ref, mailing.links))
+        files = [mail.statement_docx(incident.ref, text) for text in request or ()]
+        task, expires = f"{notify.template}@{mailing.seq}", due or now + timedelta(hours=ACK_HOURS)
+        name = notify.template.replace("/", ".")
+        uid = f"{incident.ref.lower()}.{name}.{notify.cause}@{self.sender.domain}"
+        compose = functools.partial(
+            self.message,
+            incident,
+            now=now,
+            template=notify.template,
+            attachments=files,
+            priority=APPROVAL_PRIORITY if request is not None else 0,
+        )
         for role in notify.roles:
             for recipient in self.recipients(role, incident):
                 if recipient.email in seen:  # one message per address, whatever its roles
                     continue
                 seen.add(recipient.email)
-                ctx = {**context, **addressed(recipient, role), "due": due}
+                ctx = {**context, **addressed(recipient, role), **extra}
+                if request is None and mailing.links is not None:
+                    ctx["ack_url"] = mailing.links.ack(incident.ref, recipient.id, task, expires)
                 parts = self.renderer.render(notify.template, recipient.lang, ctx)
                 subject = parts.get("subject", notify.template)
                 if incident.ref not in subject:
                     subject = f"[{incident.ref}] {subject}"
-                deadline = None
-                if due is not None:
-                    task = notify.template.replace("/", ".")
-                    deadline = mail.Deadline(
-                        due,
-                        summary=subject,
-                        uid=f"{incident.ref.lower()}.{task}.{notify.cause}@{self.sender.domain}",
-                    )
-                rendered.append(
-                    self.message(
-                        incident, recipient, subject, parts["body"], now, notify.template, deadline
-                    )
-                )
+                deadline = mail.Deadline(due, subject, uid) if due else None
+                rendered.append(compose(recipient, subject, parts["body"], deadline=deadline))
         return rendered
 
     def message(
@@ -306,6 +377,8 @@ class Drafter:
         now: datetime,
         template: str,
         deadline: mail.Deadline | None = None,
+        attachments: Sequence[mail.Attachment] = (),
+        priority: int = 0,
     ) -> dict[str, Any]:
         """One composed message, as the outbox row it becomes."""
         if incident.ref not in subject:
@@ -319,6 +392,7 @@ class Drafter:
             when=now,
             reply_to=self.reply_to,
             deadline=deadline,
+            attachments=attachments,
             lang=recipient.lang,
         )
         return {
@@ -329,6 +403,7 @@ class Drafter:
             "subject": composed.subject,
             "template": template,
             "raw": composed.raw,
+            "priority": priority,
         }
 
 

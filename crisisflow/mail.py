@@ -8,16 +8,25 @@ import binascii
 import functools
 import html
 import re
+import unicodedata
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime, formataddr
+from typing import Any
+from urllib.parse import quote
 
+from . import signing
 from .errors import InvalidInput
 from .i18n import _
 
 _HEADER_BREAK = re.compile(r"[\r\n\x00]")
 _ADDR_SPEC = re.compile(r"^[^@\s<>,;\"()\[\]\\]+@[A-Za-z0-9.-]+$")
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*$", re.ASCII)
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][\w .()+-]*$", re.ASCII)  # safe in a quoted parameter
+_NOT_IN_NAME = re.compile(r'[\x00-\x1f\x7f"\\/]')
+_ICS_TYPE = 'text/calendar; charset="utf-8"; method=PUBLISH'
 
 # Messages are written out here rather than through EmailMessage: its header folder costs
 # milliseconds per Vietnamese subject, more than the rest of a state change. Headers are
@@ -85,6 +94,58 @@ class Deadline:
     uid: str
 
 
+@dataclass(frozen=True)
+class Links:
+    """The links a message carries: absolute addresses under the web front end's
+    ``base_url``, built from it, quoted references and URL-safe signed tokens only. Without a
+    ``key`` (a workspace that has none) no acknowledge link is made."""
+
+    base_url: str
+    key: bytes | None = None
+
+    def statement(self, ref: str, kind: str) -> str:
+        """The statement's page, where its approver reads the exact text and decides."""
+        base = self.base_url.rstrip("/")
+        return f"{base}/incidents/{quote(ref, safe='')}/statements/{quote(kind, safe='')}"
+
+    def ack(self, ref: str, unit: str, task: str, expires: datetime) -> str | None:
+        """``unit``'s link acknowledging ``task``: signed, valid until ``expires``; the web
+        front end takes it once."""
+        if self.key is None:
+            return None
+        fields = {"ref": ref, "unit": unit, "task": task}
+        token = signing.sign_link(self.key, "ack", fields, expires)
+        return f"{self.base_url.rstrip('/')}/ack/{token}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a message carries: the name its reader sees, its MIME type, its bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def statement_docx(ref: str, statement: Mapping[str, Any]) -> Attachment:
+    """A statement's version (kind, number, title, text, lang) as the Decree 30/2020 Word
+    document an approver can read and print."""
+    name = f"{ref}-{statement['kind']}-v{statement['number']}.docx"
+    return Attachment(name, DOCX, _docx(statement["text"], statement["title"], statement["lang"]))
+
+
+@functools.lru_cache(maxsize=32)
+def _docx(text: str, title: str, lang: str) -> bytes:
+    # Made once per process: a text is submitted again unchanged, and mailed to several
+    # approvers, and writing Word costs tens of milliseconds.
+    from .export import export  # python-docx loads only for mail that carries a document
+
+    return export(text, "docx", title=title, lang=lang)
+
+
 def compose(
     *,
     sender: Mailbox,
@@ -95,10 +156,12 @@ def compose(
     when: datetime,
     reply_to: Mailbox | None = None,
     deadline: Deadline | None = None,
+    attachments: Sequence[Attachment] = (),
     lang: str = "vi",
 ) -> Composed:
     """The exact bytes of one message: plain text and HTML alternatives, the task's deadline
-    as an .ics attachment when it has one, threaded with the incident's other messages."""
+    as an .ics attachment when it has one, then ``attachments``, threaded with the incident's
+    other messages."""
     domain = sender.domain or "localhost"
     message_id = new_message_id(domain, ref)
     subject = one_line(" ".join(subject.split()), "subject")  # a subject is one line
@@ -126,17 +189,14 @@ def compose(
             _part('text/html; charset="utf-8"', "base64", _b64(_html(body, lang).encode())),
         ],
     )
-    if deadline is None:
-        content = alternative
+    files = list(attachments)
+    if deadline is not None:
+        files.insert(0, Attachment(f"{ref}.ics", _ICS_TYPE, _ics(deadline, subject, when)))
+    if files:
+        parts = [alternative, *(_attachment(f) for f in files)]
+        content = _multipart("mixed", boundary + "m", parts)
     else:
-        name = f"{ref}.ics"
-        attachment = _part(
-            f'text/calendar; charset="utf-8"; method=PUBLISH; name="{name}"',
-            "base64",
-            _b64(_ics(deadline, subject, when)),
-            f'Content-Disposition: attachment; filename="{name}"\r\n',
-        )
-        content = _multipart("mixed", boundary + "m", [alternative, attachment])
+        content = alternative
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     return Composed(message_id, subject, (head + "MIME-Version: 1.0\r\n" + content).encode("ascii"))
 
@@ -171,6 +231,49 @@ def _part(content_type: str, encoding: str, payload: str, extra: str = "") -> st
     return (
         f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n{extra}"
         f"\r\n{payload}"
+    )
+
+
+def _attachment(file: Attachment) -> str:
+    """One attached file. Its name goes into the headers as RFC 2231 parameters when it is
+    more than plain ASCII, so that no name can break a header or stand for a path."""
+    kind = file.content_type
+    if _HEADER_BREAK.search(kind) or not _MIME_TYPE.match(kind.partition(";")[0].strip()):
+        raise InvalidInput(_("{type!r} is not a MIME type").format(type=kind))
+    name = safe_filename(file.filename)
+    return _part(
+        f"{kind};\r\n {_parameter('name', name)}",
+        "base64",
+        _b64(file.data),
+        f"Content-Disposition: attachment;\r\n {_parameter('filename', name)}\r\n",
+    )
+
+
+def safe_filename(name: str) -> str:
+    """A file name as an attachment may carry it: NFC, without control characters, quotes,
+    backslashes or slashes (a name is never a path)."""
+    cleaned = _NOT_IN_NAME.sub("_", unicodedata.normalize("NFC", name)).strip()
+    return cleaned if cleaned.strip("._ ") else "attachment"
+
+
+def _parameter(key: str, value: str) -> str:
+    """``key="value"`` for a short plain ASCII value, else RFC 2231 ``key*=utf-8''%XX…``,
+    cut into numbered sections (``key*0*=``, ``key*1*=``, …) that keep header lines short."""
+    if _PLAIN_NAME.match(value) and len(value) <= 60:
+        return f'{key}="{value}"'
+    encoded = quote(value.encode("utf-8"), safe="")
+    sections, start = [], 0
+    while start < len(encoded):
+        end = min(start + 60, len(encoded))
+        while end < len(encoded) and "%" in encoded[end - 2 : end]:  # never split a %XX
+            end -= 1
+        sections.append(encoded[start:end])
+        start = end
+    charset = "utf-8''"  # then the value, percent-encoded
+    if len(sections) == 1:
+        return f"{key}*={charset}{encoded}"
+    return ";\r\n ".join(
+        f"{key}*{n}*={charset if n == 0 else ''}{section}" for n, section in enumerate(sections)
     )
 
 

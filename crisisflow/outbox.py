@@ -12,10 +12,12 @@ from . import store_outbox
 def rows(
     mails: list[dict[str, Any]], incident_id: int, event_id: int | None, key: str, now: datetime
 ) -> list[dict[str, Any]]:
-    """Composed messages as pending outbox rows; ``key`` makes each dedupe key unique."""
+    """Composed messages as pending outbox rows; ``key`` makes each dedupe key unique. A
+    message's ``priority`` (higher is sent first: an approval request) defaults to 0."""
     return [
         {
             **m,
+            "priority": m.get("priority", 0),
             "incident_id": incident_id,
             "event_id": event_id,
             "dedupe_key": f"{key}/{m['template']}/{m['recipient']}",

@@ -9,6 +9,7 @@ the workspace, which ``crisisflow init`` creates with mode 0600.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -39,31 +40,45 @@ def write_new_key(workspace: Path) -> Path:
 
 
 def load_key(workspace: Path) -> bytes:
-    """The secret key, from the environment or the workspace's key file."""
+    """The secret key, from the environment or the workspace's key file. The file is read
+    again when it changes, so a running server takes a rotated key at its next request."""
     text = os.environ.get(KEY_ENV)
-    where = KEY_ENV
-    if text is None:
-        path = workspace / KEY_FILE
-        where = str(path)
-        try:
-            if path.stat().st_mode & 0o077:
-                raise ConfigError(
-                    _(
-                        "{file}: the secret key is readable by others; run `chmod 600 {file}`"
-                    ).format(file=path)
-                )
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise ConfigError(
-                _(
-                    "{file}: no secret key; run `crisisflow secret rotate` to create one "
-                    "(or set {env})"
-                ).format(file=path, env=KEY_ENV)
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                _("{file}: cannot read the secret key: {error}").format(file=path, error=exc)
-            ) from exc
+    if text is not None:
+        return _checked(text, KEY_ENV)
+    path = workspace / KEY_FILE
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(
+            _(
+                "{file}: no secret key; run `crisisflow secret rotate` to create one (or set {env})"
+            ).format(file=path, env=KEY_ENV)
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            _("{file}: cannot read the secret key: {error}").format(file=path, error=exc)
+        ) from exc
+    if found.st_mode & 0o077:
+        raise ConfigError(
+            _("{file}: the secret key is readable by others; run `chmod 600 {file}`").format(
+                file=path
+            )
+        )
+    return _read_key(str(path), found.st_mtime_ns, found.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_key(path: str, _mtime_ns: int, _size: int) -> bytes:
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            _("{file}: cannot read the secret key: {error}").format(file=path, error=exc)
+        ) from exc
+    return _checked(text, path)
+
+
+def _checked(text: str, where: str) -> bytes:
     text = text.strip()
     if len(text) < _MIN_KEY:
         raise ConfigError(
@@ -119,8 +134,10 @@ def read_link(key: bytes, purpose: str, token: str) -> Link:
     """The link's content, after checking its signature and purpose (not its expiry)."""
     payload, _dot, signature = token.partition(".")
     try:
-        expected = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(signature)):
+        expected = _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+        # The signature's text, not its decoded bytes: base64 has several spellings of the
+        # same bytes, and a link must have exactly one.
+        if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
             raise BadLink()
         body: Any = json.loads(_unb64(payload))
         fields = body["f"]

@@ -69,8 +69,10 @@ def insert_session(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def session_by_hash(conn: Connection, token_hash: str) -> Any:
-    s = m.web_sessions
-    return conn.execute(sa.select(s).where(s.c.token_hash == token_hash)).one_or_none()
+    """The session with this hash, and whether its person enrolled a second factor."""
+    s, t = m.web_sessions, m.totp_secrets
+    enrolled = sa.exists().where(t.c.person == s.c.person).label("second_factor")
+    return conn.execute(sa.select(s, enrolled).where(s.c.token_hash == token_hash)).one_or_none()
 
 
 def touch_session(conn: Connection, session_id: int, now: datetime) -> None:

@@ -148,7 +148,7 @@ def list_incidents(
     return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()
 
 
-def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
+def open_incidents(conn: Connection, limit: int, offset: int = 0) -> Sequence[Any]:
     """Open incidents, newest first, with their pinned playbook and undeliverable mail."""
     inc, ob = m.incidents, m.outbox
     undeliverable = (
@@ -171,6 +171,7 @@ def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
         .where(inc.c.closed_at.is_(None))
         .order_by(inc.c.opened_at.desc(), inc.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return conn.execute(query).all()
 

@@ -21,6 +21,7 @@ def yearly_counts(
     return {
         **_incident_counts(conn, start, end, kinds),
         **_statement_counts(conn, start, end, kinds),
+        **_on_behalf_counts(conn, start, end),
     }
 
 
@@ -104,3 +105,24 @@ def _statement_counts(
             .where(st.c.kind.in_(kinds.correction_request_kinds), published)
         ),
     }
+
+
+def _on_behalf_counts(conn: Connection, start: datetime, end: datetime) -> dict[str, int]:
+    """Steps recorded for the person who decided them elsewhere (approved by phone) and
+    entered by someone else (``--on-behalf``): all of them, and the approvals and
+    publications among them, counted apart from what people did themselves."""
+    ev = m.events
+    rows = conn.execute(
+        sa.select(ev.c.kind, ev.c.data).where(
+            ev.c.at >= start, ev.c.at < end, ev.c.data["on_behalf"].as_string().is_not(None)
+        )
+    ).all()
+    counts = {"entered_on_behalf": 0, "approvals_on_behalf": 0, "publications_on_behalf": 0}
+    for kind, data in rows:
+        done = {s["action"] for s in data.get("statements", []) if not s.get("already")}
+        if kind.startswith("statement_"):  # `statement approve|publish` (none is a repeat)
+            done.add(kind.removeprefix("statement_"))
+        counts["entered_on_behalf"] += 1
+        counts["approvals_on_behalf"] += int("approved" in done)
+        counts["publications_on_behalf"] += int("published" in done)
+    return counts

@@ -251,6 +251,19 @@ def _clock_lines(clocks: list[dict[str, Any]], local: Callable[[Any], str]) -> l
     return lines
 
 
+def entered_text(person: str, data: dict[str, Any]) -> str:
+    """Who typed an entry in for ``person`` and, entered on behalf, on what word; empty for
+    an entry ``person`` made themselves."""
+    by = data.get("entered_by")
+    if not by:
+        return ""
+    if data.get("on_behalf") is None:
+        return _("entered by {by}").format(by=by)
+    return _("entered by {by} on behalf of {person}: {note}").format(
+        by=by, person=person, note=data["on_behalf"]
+    )
+
+
 def _history_lines(events: list[dict[str, Any]], local: Callable[[Any], str]) -> list[str]:
     lines = [_("History:")]
     for e in events:
@@ -259,8 +272,34 @@ def _history_lines(events: list[dict[str, Any]], local: Callable[[Any], str]) ->
             what = f"{e['trigger']}: {e['from']} → {e['to']}"
         elif e["kind"] == "opened":
             what = _("opened → {state}").format(state=e["to"])
-        note = f"  «{' ⏎ '.join(e['note'].splitlines())}»" if e["note"] else ""
+        data = e["data"] or {}
+        said = e["note"]
+        if said and " ".join(said.split()) == data.get("on_behalf"):
+            said = None  # the on-behalf note, shown on the line below
+        note = f"  «{' ⏎ '.join(said.splitlines())}»" if said else ""
         lines.append(f"  {e['seq']:>3}  {local(e['at'])}  {e['actor']:<16} {what}{note}")
+        entered = entered_text(e["actor"], data)
+        if entered:
+            lines.append(" " * 25 + f"↳ {entered}")
+    return lines
+
+
+def entries_text(results: list[dict[str, Any]], local: Callable[[Any], str]) -> list[str]:
+    """The entries `audit verify` found typed in for another person, one line each."""
+    lines = []
+    for r in results:
+        for x in r["entered"]:
+            step = f"{x['step']} {x['statement']}" if x["statement"] else x["step"]
+            lines.append(
+                _("{ref} event {seq}, {at}, {person}, {step}: {entered}").format(
+                    ref=r["ref"],
+                    seq=x["seq"],
+                    at=local(x["at"]),
+                    person=x["person"],
+                    step=step,
+                    entered=entered_text(x["person"], x),
+                )
+            )
     return lines
 
 

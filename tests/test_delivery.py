@@ -366,3 +366,31 @@ def test_a_slow_relay_never_gets_a_message_twice_from_one_dispatcher(workspace: 
     assert report.sent == len(ids) == len(set(ids)) == 6
     assert {r.status for r in outbox(real)} == {"sent"}
     real.close()
+
+
+def test_a_pending_approval_request_is_claimed_before_older_bulk_mail(
+    workspace: Path, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        app = app_on(workspace, clock, port, dispatch_batch=1, smtp_connections=1)
+        for _n in range(3):
+            queue_some_mail(app)  # bulk mail, due first
+        clock.advance(minutes=10)
+        ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+        walk(app, ref, MEDIA_CRISIS_PATH[:7])  # its last step submits: the approval request
+        rows = outbox(app)
+        request = next(r for r in rows if r.template == "mail/approval-request")
+        assert request.priority == 10
+        assert {r.priority for r in rows if r.id != request.id} == {0}
+        assert min(r.next_attempt_at for r in rows) < request.next_attempt_at
+        with app.store.writing() as conn:  # one claim, as a busy dispatcher makes it
+            first = store_outbox.claim_due(
+                conn, now=clock.now, lease_until=clock.now, token="t", limit=1
+            )
+        assert [r.id for r in first] == [request.id]
+        clock.advance(seconds=1)  # the claim's lease runs out: the row is due again
+        report = app.delivery.dispatch()
+    assert report.sent == len(rows)
+    assert recorder.messages()[0]["Message-ID"] == request.message_id  # sent first, too
+    app.close()

@@ -83,7 +83,7 @@ def test_readme_documents_every_playbook_key() -> None:
 _PROMPT = re.compile(r"^\s*(\$ )?crisisflow ")
 _BACKGROUND = re.compile(r"^(?P<command>.*?)\s+&\s*(#.*)?$")
 # Commands the README says run until stopped with SIGINT or SIGTERM ("stop it cleanly").
-_UNTIL_STOPPED = ("crisisflow worker",)
+_UNTIL_STOPPED = ("crisisflow worker", "crisisflow serve")
 # Examples the README documents a non-zero exit code for: {command: code}. None so far.
 _DOCUMENTED_EXIT: dict[str, int] = {}
 
@@ -167,6 +167,7 @@ def test_readme_examples_run(tmp_path: Path) -> None:
         PATH=f"{script.parent}{os.pathsep}{env.get('PATH', '')}",
         CRISISFLOW_MAILBOX_PORT=str(port),
         CRISISFLOW_SMTP_PORT=str(port),
+        CRISISFLOW_WEB_PORT=str(_free_port()),
     )
     examples = readme_examples(walkthrough())
     cwd, where = tmp_path, tmp_path / ".cwd"

@@ -80,3 +80,51 @@ def test_every_message_has_its_own_id_in_the_incident_thread() -> None:
     first, second = compose(), compose()
     assert first["Message-ID"] != second["Message-ID"]
     assert first["References"] == second["References"] == "<incident.kc-2026-0001@vinhlinh.example>"
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.mark.parametrize(
+    ("filename", "shown"),
+    [
+        ("KC-2026-0001-initial_info-v2.docx", "KC-2026-0001-initial_info-v2.docx"),
+        (
+            "Thông tin ban đầu về vụ việc sạt lở bờ kè Cửa Tùng, ngày 26 tháng 11 (trình).docx",
+            "Thông tin ban đầu về vụ việc sạt lở bờ kè Cửa Tùng, ngày 26 tháng 11 (trình).docx",
+        ),
+        (
+            '../../etc/"x"\r\nBcc: victim@example.com.docx',
+            ".._.._etc__x___Bcc: victim@example.com.docx",
+        ),
+    ],
+)
+def test_attachments_travel_beside_the_deadline_with_rfc_2231_names(
+    filename: str, shown: str
+) -> None:
+    data = bytes(range(256)) * 40  # any bytes, as a .docx is
+    deadline = mail.Deadline(NOW + timedelta(hours=2), "Hạn xác minh", "x@vinhlinh.example")
+    msg = compose(deadline=deadline, attachments=[mail.Attachment(filename, DOCX, data)])
+    calendar, document = msg.iter_attachments()
+    assert calendar.get_content_type() == "text/calendar"
+    assert document.get_content_type() == DOCX
+    assert document.get_filename() == shown
+    assert document.get_content() == data
+    assert msg["Bcc"] is None and not msg.defects and not document.defects
+    # The compat32 parser, which many tools still use, reads the same name from the bytes.
+    composed = mail.compose(
+        sender=SENDER,
+        recipient=SENDER,
+        subject="s",
+        body="b",
+        ref="KC-2026-0001",
+        when=NOW,
+        attachments=[mail.Attachment(filename, DOCX, data)],
+    )
+    legacy = email.message_from_bytes(composed.raw)
+    assert [p.get_filename() for p in legacy.walk() if p.get_filename()] == [shown]
+
+
+def test_a_content_type_that_could_add_headers_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        compose(attachments=[mail.Attachment("a.docx", "text/plain\r\nBcc: x@example.com", b"")])

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from click.testing import CliRunner
 
+from crisisflow import actor as actors
+from crisisflow.actor import Actor
 from crisisflow.app import App
 from crisisflow.cli import cli
 
@@ -58,9 +60,9 @@ def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
 
     dismissed = app.incidents.open("media-crisis", "Không cần xử lý", actor=app.identify()).ref
     app.incidents.advance(dismissed, "triage", actor=app.identify())
-    app.incidents.advance(
-        dismissed, "dismiss", note="Tin cũ, đã được giải thích.", actor=app.identify()
-    )
+    by_phone = "Chủ tịch đồng ý dừng xử lý qua điện thoại lúc 16:00"
+    on_behalf = Actor("chu-tich", actors.CLI_AS, entered_by="truc-ban", on_behalf=by_phone)
+    app.incidents.advance(dismissed, "dismiss", note=by_phone, actor=on_behalf)
 
     counts = app.reports.yearly_counts(2026)["counts"]
     assert counts == {
@@ -74,6 +76,9 @@ def test_yearly_counts_equal_a_hand_count(app: App, clock: FakeClock) -> None:
         "replies": 0,
         "untrue_items": 1,
         "correction_requests": 1,
+        "entered_on_behalf": 1,
+        "approvals_on_behalf": 0,
+        "publications_on_behalf": 0,
     }
     assert app.reports.yearly_counts(2025)["counts"]["incidents"] == 1
     text = app.reports.yearly(2026, "md")

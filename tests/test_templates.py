@@ -43,9 +43,27 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     context = app.drafter.context(
         incident, actor="chu-tich", note="Ghi chú.", trigger="verify", now=now
     )
+    shown = app.statements.show(ref, "initial_info")
+    base = app.settings["base_url"]
+    statement = {
+        "kind": "initial_info",
+        "title": shown["title"],
+        "text": shown["text"],
+        "number": shown["version"],
+        "sha256": shown["sha256"],
+        "lang": "vi",
+        "url": f"{base}/incidents/{ref}/statements/initial_info",
+    }
     extras = {
+        "statements": [statement],
+        "statement": statement,
+        "approval_url": statement["url"],
+        "ack_url": f"{base}/ack/eyJwIjoiYWNrIn0.c2lnbmVk",
         "recipient": {"name": "UBND thị trấn Cửa Tùng", "email": "cuatung@vinhlinh.example"},
         "role": "field_unit",
+        "sign_in_url": f"{base}/sign-in/c2lnbi1pbi10b2tlbg",
+        "minutes": 15,
+        "client": "203.0.113.7",
         "due": now + timedelta(hours=2),
         "deadline": {
             "rule": "verify.internal",
@@ -121,10 +139,76 @@ def test_template_renders(name: str, lang: str, contexts: dict[str, object]) -> 
     parts = renderer.render(name, lang, {**contexts, "lang": lang})
     assert parts["body"].strip()
     assert all(unicodedata.is_normalized("NFC", text) for text in parts.values())
-    if name.startswith("mail/"):
+    if name.startswith(("mail/", "access/")):  # messages have a subject, documents a title
         assert "\n" not in parts["subject"].strip()
     else:
         assert parts["title"].strip()
+
+
+APPROVAL_REQUESTS = [n for n in NAMES if n.endswith("approval-request")]
+# The mail that hands a unit or person a task, which they acknowledge by its link.
+TASKS = [n for n in NAMES if n.startswith("mail/task-")] + [
+    "mail/rumour-watch",
+    "mail/rumour-review",
+    "mail/policy-screening",
+    "mail/policy-plan",
+    "mail/policy-review",
+    "mail/policy-consultation-open",
+    "mail/policy-listen",
+    "mail/policy-adopted",
+]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("name", APPROVAL_REQUESTS)
+def test_an_approval_request_shows_the_whole_text_and_its_page(
+    name: str, lang: str, contexts: dict[str, object]
+) -> None:
+    renderer = Renderer([shipped("templates")])
+    body = renderer.render(name, lang, {**contexts, "lang": lang})["body"]
+    statement = contexts["statement"]
+    assert isinstance(statement, dict)
+    assert statement["text"].rstrip() in body and statement["sha256"] in body
+    assert f"{contexts['approval_url']}\n" in body  # on a line of its own, to open it
+    assert "advance" not in body  # the page replaces the command lines
+    empty = {**contexts, "statements": [], "statement": None, "approval_url": None}
+    assert statement["text"].rstrip() not in renderer.render(name, lang, empty)["body"]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("name", TASKS)
+def test_task_mail_shows_its_acknowledge_link_when_it_has_one(
+    name: str, lang: str, contexts: dict[str, object]
+) -> None:
+    renderer = Renderer([shipped("templates")])
+    for role in ("field_unit", "legal", "communications", "drafting_unit", "monitor"):
+        body = renderer.render(name, lang, {**contexts, "lang": lang, "role": role})["body"]
+        assert f": {contexts['ack_url']}\n" in body
+    without = renderer.render(name, lang, {**contexts, "lang": lang, "ack_url": None})["body"]
+    assert "/ack/" not in without
+
+
+def test_a_preview_shows_example_links_that_acknowledge_nothing(workspace: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from crisisflow.cli import cli
+
+    env = {"CRISISFLOW_HOME": str(workspace)}
+    runner = CliRunner()
+    opened = runner.invoke(cli, ["open", "media-crisis", "--title", "Thử", "--json"], env=env)
+    ref = json.loads(opened.stdout)["ref"]
+    request = runner.invoke(
+        cli, ["template", "render", "mail/approval-request", "--incident", ref], env=env
+    )
+    assert request.exit_code == 0, request.stderr
+    assert "(Ví dụ) Toàn văn dự thảo" in request.stdout
+    assert f"http://127.0.0.1:8080/incidents/{ref}/statements/initial_info" in request.stdout
+    task = runner.invoke(
+        cli, ["template", "render", "mail/task-verify", "--incident", ref], env=env
+    )
+    assert "Xác nhận đã nhận nhiệm vụ: http://127.0.0.1:8080/ack/preview" in task.stdout
 
 
 def test_every_shipped_template_renders_through_the_command_as_its_use_gives_it(

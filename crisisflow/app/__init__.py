@@ -152,6 +152,15 @@ class App:
             directory_file=self.workspace / "directory.yaml",
         )
 
+    @property
+    def secret_key(self) -> bytes:
+        """The workspace's secret key (``signing.load_key``): it signs e-mailed links and
+        keys the hashes of tokens; a rotated key counts from the next call. Raises
+        ConfigError when the workspace has none."""
+        from .. import signing
+
+        return signing.load_key(self.workspace)
+
     @cached_property
     def rule_pack(self) -> Pack:
         """The workspace's rule packs (rules/*.yaml), else the shipped ones."""

@@ -15,13 +15,14 @@ class Board:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def open_incidents(self, person: str, limit: int = 200) -> list[dict[str, Any]]:
+    def open_incidents(self, person: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """The open incidents in which ``person`` has a role (the directory's, or one an
-        incident's facts give them or their unit), newest first."""
+        incident's facts give them or their unit), newest first: ``limit`` of them read
+        from the ``offset``-th open incident on."""
         app = self.app
         now = app.clock()
         with app.store.reading() as conn:
-            rows = store_incidents.open_incidents(conn, limit)
+            rows = store_incidents.open_incidents(conn, limit, offset)
             clocks = store_clocks.running_of(conn, [r.id for r in rows])
             playbooks = {h: app.catalogue.pinned(conn, h) for h in {r.playbook_hash for r in rows}}
         running: dict[int, list[Any]] = {}

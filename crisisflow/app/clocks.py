@@ -62,11 +62,19 @@ class ClockCases:
             store_clocks.update_deadline(conn, deadline_id, {"next_notice_at": until})
 
     def ack(
-        self, ref: str, unit: str, *, actor: Actor, also: Callable[[Any], None] | None = None
+        self,
+        ref: str,
+        unit: str,
+        *,
+        actor: Actor,
+        also: Callable[[Any], None] | None = None,
+        clockless: bool = False,
     ) -> list[str]:
         """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get
         no more reminders (escalation, if one runs out, still happens). ``also(conn)`` runs
-        in the same transaction (spending the e-mailed link that asked for it)."""
+        in the same transaction (spending the e-mailed link that asked for it). With
+        ``clockless``, a task no clock measures (a review asked of the legal office) is
+        acknowledged too, in the history only."""
         app = self.app
         directory, drafter = app.directory, app.drafter
         if unit not in directory.units and unit not in directory.people:
@@ -87,7 +95,7 @@ class ClockCases:
                 and d.owner
                 and unit in {r.id for r in drafter.recipients(d.owner, incident)}
             ]
-            if not owned:
+            if not owned and not clockless:
                 raise InvalidInput(
                     _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
                         ref=row.ref, unit=unit

@@ -55,13 +55,22 @@ class Decisions:
     def rights(self, ref: str, person: str, lang: str = "vi") -> Rights:
         """The roles ``person`` holds in incident ``ref`` and what they let them do; only
         for showing what to offer: every decision is checked again when it is taken."""
-        app = self.app
-        now = app.clock()
-        with app.store.reading() as conn:
+        with self.app.store.reading() as conn:
+            return self._rights(conn, incident_row(conn, ref), person, lang)
+
+    def page(self, ref: str, person: str, lang: str = "vi") -> tuple[Rights, dict[str, Any]]:
+        """The person's rights on incident ``ref`` and, if they may see it, the incident as
+        `show` gives it (else an empty view), read in one transaction."""
+        with self.app.store.reading() as conn:
             row = incident_row(conn, ref)
-            playbook = app.catalogue.pinned(conn, row.playbook_hash)
-            granted = store_statements.authorisations_of(conn, row.id)
-        authorised = authority.holds_authorisation(granted, person, now)
+            rights = self._rights(conn, row, person, lang)
+            return rights, (self.app.records.view(conn, row) if rights.view else {})
+
+    def _rights(self, conn: Any, row: Any, person: str, lang: str) -> Rights:
+        app = self.app
+        playbook = app.catalogue.pinned(conn, row.playbook_hash)
+        granted = store_statements.authorisations_of(conn, row.id)
+        authorised = authority.holds_authorisation(granted, person, app.clock())
         own = app.directory.roles_of(person)
         unit = app.directory.people[person].unit if person in app.directory.people else None
         roles = authority.roles_of(person, playbook, row.facts, own, authorised, unit)

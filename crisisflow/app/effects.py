@@ -5,14 +5,14 @@ guards and actions need is read once, before it fires; its effects are written a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, outbox, store_outbox, store_statements
+from .. import authority, mail, outbox, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
-from ..drafting import IncidentView, Rendered
-from ..errors import TextChanged, TransitionRefused
+from ..drafting import IncidentView, Mailing, Rendered
+from ..errors import ConfigError, TextChanged, TransitionRefused
 from ..i18n import _
 from ..machine import Draft, IncidentModel, StatementStep
 
@@ -113,17 +113,41 @@ STEP_ACTIONS = {
 }
 
 
+def signing_key(app: App) -> bytes | None:
+    """The key that signs acknowledge links, or None for a workspace that has none (made
+    before keys were): its task mail then goes without the link, and the step still runs."""
+    try:
+        return app.secret_key
+    except ConfigError:
+        return None
+
+
+def statement_text(statement: stmts.Statement) -> dict[str, Any]:
+    """A statement's current version as an approval request presents it."""
+    v = statement.current
+    return {
+        "kind": statement.kind,
+        "title": v.title,
+        "text": v.text,
+        "number": v.number,
+        "sha256": v.text_hash,
+        "lang": v.lang,
+    }
+
+
 class Writer:
     def __init__(self, app: App, actor: Actor) -> None:
         self.app = app
         self.actor = actor
         self.on_behalf_allowed = app.settings["on_behalf_approvals"] == "allowed"
         self.drafter = app.drafter  # loaded here, before any write transaction opens
+        self.mailing = Mailing(mail.Links(app.settings["base_url"], signing_key(app)))
 
     def read_for(
         self, conn: Any, row: Any, playbook: Playbook, transition: Transition | None
     ) -> Known:
-        """Read, once, what the step's guards and statement actions need."""
+        """Read, once, what the step's guards, statement actions and mail need."""
+        self.mailing = replace(self.mailing, seq=row.version + 1)  # the step's event
         if transition is None:
             return Known()
         named = _named_statements(playbook, transition)
@@ -133,12 +157,40 @@ class Writer:
             found = stmts.assemble(*records).get(kind)
             if found is not None:
                 statements[kind] = found
+        self._read_approval(conn, row.id, playbook, transition, statements)
         return Known(
             self._roles(conn, row, playbook, transition),
             frozenset(statements),
             statements,
             frozenset(named),
         )
+
+    def _read_approval(
+        self,
+        conn: Any,
+        incident_id: int,
+        playbook: Playbook,
+        transition: Transition,
+        statements: dict[str, stmts.Statement],
+    ) -> None:
+        """When the step e-mails the playbook's approver, what that approval request
+        presents: the statements the step submits, else those of the incident that await
+        approval, the last submitted first."""
+        steps, approver = _steps_of(playbook, transition), playbook.policy.approver
+        if not any(s.kind == "notify" and approver in s.arg["to"] for s in steps):
+            return
+        kinds = [s.arg for s in steps if s.kind == "submit_statement"]
+        found = statements
+        if not kinds:
+            found = stmts.assemble(*store_statements.statement_records(conn, incident_id))
+            waiting = sorted(
+                (s for s in found.values() if s.status == "submitted"),
+                key=lambda s: max(a.id for a in s.actions if a.action == "submitted"),
+                reverse=True,
+            )
+            kinds = [s.kind for s in waiting]
+        texts = {kind: statement_text(found[kind]) for kind in kinds if kind in found}
+        self.mailing = replace(self.mailing, approval=tuple(kinds), texts=texts)
 
     def _roles(
         self, conn: Any, row: Any, playbook: Playbook, transition: Transition
@@ -172,6 +224,7 @@ class Writer:
             note=model.note,
             trigger=trigger,
             now=model.now,
+            mailing=self.mailing,
         )
 
     def write(

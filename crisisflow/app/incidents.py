@@ -20,6 +20,7 @@ from ..errors import ConflictError, InvalidInput
 from ..i18n import _
 from . import effects
 from .lookup import incident_row, next_steps
+from .records import on_behalf_decisions
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -277,8 +278,19 @@ class IncidentCases:
     ) -> Outcome:
         """Write the fired step: the incident, its event, its drafts, statement actions and
         e-mails, inside the caller's transaction."""
+        decisions: tuple[dict[str, Any], ...] = ()
+        if any(isinstance(e, machine.Draft) for e in model.effects):  # a review lists them
+            events = store_incidents.events_of(conn, row.id)
+            decisions = tuple(on_behalf_decisions(e._mapping for e in events))
         incident = IncidentView(
-            row.ref, row.title, playbook, model.state, model.facts, model.stamps, row.opened_at
+            row.ref,
+            row.title,
+            playbook,
+            model.state,
+            model.facts,
+            model.stamps,
+            row.opened_at,
+            decisions,
         )
         rendered = writer.render(incident, model, trigger=model.fired)
         changed = {k: v for k, v in model.facts.items() if row.facts.get(k) != v}

@@ -3,6 +3,7 @@ out, and the verification of every audit chain. Nothing here writes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,15 @@ class Records:
     def show(self, ref: str) -> dict[str, Any]:
         """The stable JSON view of one incident (documented in the README)."""
         with self.app.store.reading() as conn:
-            row = incident_row(conn, ref)
-            playbook = self.app.catalogue.pinned(conn, row.playbook_hash)
-            events = store_incidents.events_of(conn, row.id)
-            statement_rows = store_statements.statements_of(conn, row.id)
-            messages = store_outbox.messages_of(conn, row.id)
-            clocks = store_clocks.deadlines_of(conn, row.id)
+            return self.view(conn, incident_row(conn, ref))
+
+    def view(self, conn: Any, row: Any) -> dict[str, Any]:
+        """``show`` of an incident row already read, in the caller's transaction."""
+        playbook = self.app.catalogue.pinned(conn, row.playbook_hash)
+        events = store_incidents.events_of(conn, row.id)
+        statement_rows = store_statements.statements_of(conn, row.id)
+        messages = store_outbox.messages_of(conn, row.id)
+        clocks = store_clocks.deadlines_of(conn, row.id)
         state = playbook.states[row.state]
         return {
             "ref": row.ref,
@@ -83,7 +87,7 @@ class Records:
 
     def audit(self, ref: str | None = None) -> list[dict[str, Any]]:
         """Recompute every incident's (or one incident's) hash chain; name the first broken
-        link of each."""
+        link of each, and list the entries someone typed in for another person."""
         with self.app.store.reading() as conn:
             refs = [clean_ref(ref)] if ref else store_incidents.all_refs(conn)
             results = []
@@ -93,7 +97,14 @@ class Records:
                 broken = audit.first_broken(row.ref, events)
                 if broken is None and events and events[-1]["hash"] != row.head_hash:
                     broken = int(events[-1]["seq"]) + 1  # the newest event was removed
-                results.append({"ref": row.ref, "events": len(events), "broken_at": broken})
+                results.append(
+                    {
+                        "ref": row.ref,
+                        "events": len(events),
+                        "broken_at": broken,
+                        "entered": [{**x, "at": _iso(x["at"])} for x in entered_for_others(events)],
+                    }
+                )
         broken_refs = [r["ref"] for r in results if r["broken_at"] is not None]
         if broken_refs:
             raise AuditBroken(
@@ -124,6 +135,36 @@ class Records:
             }
             for r in rows
         ]
+
+
+def entered_for_others(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The events someone typed in for another person: with ``--as PERSON`` (``on_behalf``
+    None: the entry lends PERSON no rights), or with ``--on-behalf`` (``on_behalf`` is the
+    note saying how and when PERSON decided). ``at`` is as given: a datetime, or ISO text."""
+    found = []
+    for e in events:
+        data = e["data"] or {}
+        if not data.get("entered_by"):
+            continue
+        found.append(
+            {
+                "seq": e["seq"],
+                "at": e["at"],
+                "person": e["actor"],
+                "entered_by": data["entered_by"],
+                "on_behalf": data.get("on_behalf"),
+                "step": e["trigger"] or e["kind"],
+                "statement": data.get("statement"),
+                "note": e["note"],
+            }
+        )
+    return found
+
+
+def on_behalf_decisions(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The decisions a person took elsewhere (approved by phone) and someone else entered
+    for them with ``--on-behalf``: who decided, who entered it, the step, the note, when."""
+    return [e for e in entered_for_others(events) if e["on_behalf"] is not None]
 
 
 def _event(e: Any) -> dict[str, Any]:

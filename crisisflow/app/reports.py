@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store_reports
 from ..errors import InvalidInput
 from ..i18n import _
+from .records import on_behalf_decisions
 
 if TYPE_CHECKING:
     from . import App
@@ -92,6 +93,7 @@ class Reports:
             _statements(data, statements, loc),
             _mail(data, loc),
             _who(data),
+            _on_behalf(data, loc),
         ]
         title = _("After-action review {ref}: {title}").format(ref=data["ref"], title=data["title"])
         facts = [
@@ -114,11 +116,41 @@ def _timeline(data: dict[str, Any], loc: Any) -> Section:
             [
                 str(e["seq"]),
                 loc(e["at"]),
-                e["actor"],
+                _who_cell(e),
                 f"{e['trigger']}: {e['from']} → {e['to']}" if e["trigger"] else e["kind"],
                 e["note"] or "",
             ]
             for e in data["events"]
+        ],
+    )
+
+
+def _who_cell(e: dict[str, Any]) -> str:
+    """The actor, and who typed the entry in when it was not them."""
+    entered = (e["data"] or {}).get("entered_by")
+    if not entered:
+        return str(e["actor"])
+    if (e["data"] or {}).get("on_behalf") is None:
+        return _("{person} (entered by {by})").format(person=e["actor"], by=entered)
+    return _("{person} (entered by {by} on behalf)").format(person=e["actor"], by=entered)
+
+
+def _on_behalf(data: dict[str, Any], loc: Any) -> Section:
+    """The decisions taken elsewhere (by phone, in a meeting) and entered for the person who
+    took them: the review lists each, with the word it was entered on."""
+    return (
+        _("Decisions entered on behalf"),
+        [_("#"), _("time"), _("decided by"), _("entered by"), _("step"), _("how and when")],
+        [
+            [
+                str(d["seq"]),
+                loc(d["at"]),
+                d["person"],
+                d["entered_by"],
+                f"{d['step']} {d['statement']}" if d["statement"] else d["step"],
+                d["on_behalf"],
+            ]
+            for d in on_behalf_decisions(data["events"])
         ],
     )
 
@@ -173,8 +205,11 @@ def _mail(data: dict[str, Any], loc: Any) -> Section:
 def _who(data: dict[str, Any]) -> Section:
     who: dict[str, dict[str, int]] = {}
     for e in data["events"]:
-        who.setdefault(e["actor"], {}).setdefault(e["kind"], 0)
-        who[e["actor"]][e["kind"]] += 1
+        kind = e["kind"]
+        if (e["data"] or {}).get("on_behalf") is not None:
+            kind = _("{kind} entered on behalf").format(kind=kind)
+        who.setdefault(e["actor"], {}).setdefault(kind, 0)
+        who[e["actor"]][kind] += 1
     return (
         _("Who did what"),
         [_("who"), _("what")],

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import clock_status, store_clocks
+from .. import clock_status, mail, store_clocks, store_statements
+from .. import statements as stmts
 from ..config import shipped
 from ..directory import Recipient
-from ..drafting import IncidentView, addressed, view_of
+from ..drafting import IncidentView, addressed, approval_context, sha256, view_of
 from ..errors import ConfigError
+from .access import SIGN_IN_TEMPLATE, sign_in_context
+from .effects import statement_text
 from .lookup import incident_row
 
 if TYPE_CHECKING:
@@ -51,10 +54,13 @@ class Templates:
             row = incident_row(conn, ref)
             incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
             clocks = clock_status.view(list(store_clocks.deadlines_of(conn, row.id)), now)
+            statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
         who = app.identify()
         context = app.drafter.context(incident, actor=who.person, note=None, trigger=None, now=now)
         context.update(self._use(name, incident, clocks, who.person, now))
         language = lang or context.get("lang") or app.settings["language"]
+        if context.get("role") is not None:
+            context.update(self._links(incident, context["role"], statements, language))
         return dict(app.renderer.render(name, language, {**context, "lang": language}))
 
     def _use(
@@ -86,9 +92,27 @@ class Templates:
                 "valid_from": now,
                 "valid_until": now + timedelta(hours=24),
             }
+        if name == SIGN_IN_TEMPLATE:  # an example link that signs nobody in
+            card = self.app.drafter.person_card(person)
+            extra.update(sign_in_context(self.app.settings["base_url"], "preview", "127.0.0.1"))
+            extra["recipient"] = {"name": card["name"], "email": card["email"]}
         if name == self.app.reports.yearly_template:
             extra["report"] = self.app.reports.yearly_counts(now.astimezone(self.app.tz).year)
         return extra
+
+    def _links(
+        self, incident: IncidentView, role: str, statements: dict[str, stmts.Statement], lang: str
+    ) -> dict[str, Any]:
+        """What a mail to ``role`` links to: for the approver, the approval request's texts
+        (those of the incident awaiting approval, else its latest, else an example); for
+        anyone else, an example acknowledge link that acknowledges nothing."""
+        base = self.app.settings["base_url"].rstrip("/")
+        if role != incident.playbook.policy.approver:
+            return {"ack_url": f"{base}/ack/preview"}
+        found = list(statements.values())
+        waiting = [s for s in found if s.status == "submitted"] or found[-1:]
+        texts = [statement_text(s) for s in waiting] or [_example_text(incident, lang)]
+        return approval_context(texts, incident.ref, mail.Links(base))
 
     def _addressee(self, incident: IncidentView, role: str) -> Recipient:
         try:
@@ -102,6 +126,24 @@ def _unassigned(incident: IncidentView, role: str, lang: str) -> Recipient:
     field unit, say): the role itself, by its title."""
     label = incident.playbook.roles.get(role)
     return Recipient(role, label.get_lang(lang) if label else role, "", lang)
+
+
+def _example_text(incident: IncidentView, lang: str) -> dict[str, Any]:
+    """What a preview shows of a text to approve before the incident has one."""
+    kinds = [s.arg for s in incident.playbook.steps() if s.kind == "submit_statement"]
+    text = (
+        "(Ví dụ) Toàn văn dự thảo chờ phê duyệt được in tại đây.\n"
+        if lang == "vi"
+        else "(Example) The full text awaiting approval is printed here.\n"
+    )
+    return {
+        "kind": kinds[0] if kinds else "statement",
+        "title": incident.title,
+        "text": text,
+        "number": 1,
+        "sha256": sha256(text),
+        "lang": lang,
+    }
 
 
 def _notified_role(incident: IncidentView, name: str) -> tuple[str | None, int | None]:

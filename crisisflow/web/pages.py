@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .site import Site
 
 
+PAGE_SIZE = 50  # open incidents a page lists, newest first
+
+
 def to_sign_in(request: Request) -> Response:
     wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/sign-in?next={quote(wanted, safe='')}", status_code=303)
@@ -32,8 +35,16 @@ async def incidents(request: Request) -> Response:
     viewer = site.viewer(request)
     if viewer is None:
         return to_sign_in(request)
-    board = site.board.open_incidents(viewer.person)
-    return site.render(request, "incidents.html", board=board)
+    asked = request.query_params.get("page", "1")
+    page = int(asked) if asked.isdigit() and 0 < int(asked) <= 10_000 else 1
+    board = site.board.open_incidents(viewer.person, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    return site.render(
+        request,
+        "incidents.html",
+        board=board[:PAGE_SIZE],
+        page=page,
+        more=len(board) > PAGE_SIZE,
+    )
 
 
 def _readable(site: Any, ref: str, viewer: Any) -> Any:
@@ -50,8 +61,9 @@ async def incident(request: Request) -> Response:
     if viewer is None:
         return to_sign_in(request)
     ref = request.path_params["ref"]
-    rights = _readable(site, ref, viewer)
-    data = site.app.records.show(ref)
+    rights, data = site.decisions.page(ref, viewer.person, viewer.lang)
+    if not rights.view:
+        raise NotFoundError(_("no incident {ref} for you").format(ref=ref))
     return site.render(request, "incident.html", incident=data, rights=rights)
 
 

@@ -27,6 +27,25 @@ ANONYMOUS_COOKIE = "cf_anon"  # a visitor not signed in: what their form tokens 
 LANG_COOKIE = "cf_lang"
 
 
+# The codes pages show, as people read them (the codes stay in `show --json`).
+LABELS = {
+    "draft": "draft",
+    "submitted": "submitted for approval",
+    "approved": "approved",
+    "rejected": "returned for changes",
+    "published": "published",
+    "running": "running",
+    "overdue": "overdue",
+    "met": "met",
+    "missed": "missed",
+    "cancelled": "cancelled",
+    "pending": "waiting to be sent",
+    "sending": "being sent",
+    "sent": "sent",
+    "dead": "undeliverable",
+}
+
+
 def _time_left(translation: Any) -> Any:
     def left(seconds: int | None) -> str:
         """A clock's time left as people say it: "3 h 05 min left", "overdue by 20 min"."""
@@ -73,9 +92,11 @@ class Site:
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.i18n"],
         )
-        env.install_gettext_translations(languages.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+        translation = languages.translations(lang)
+        env.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
         env.filters["local"] = self.local
-        env.filters["left"] = _time_left(languages.translations(lang))
+        env.filters["left"] = _time_left(translation)
+        env.filters["label"] = lambda code: translation.gettext(LABELS.get(str(code), str(code)))
         env.globals["lang"] = lang
         return env
 
