@@ -91,6 +91,7 @@ incidents = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     Index("ix_incidents_closed_at_opened_at", "closed_at", "opened_at"),
     Index("ix_incidents_state", "state"),
+    Index("ix_incidents_updated_at", "updated_at"),  # the latest change, for the web's pages
 )
 
 events = Table(

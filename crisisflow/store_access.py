@@ -68,11 +68,16 @@ def insert_session(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(m.web_sessions.insert().values(**values))
 
 
+_SESSION = sa.select(
+    m.web_sessions,
+    sa.exists().where(m.totp_secrets.c.person == m.web_sessions.c.person).label("second_factor"),
+).where(m.web_sessions.c.token_hash == sa.bindparam("token_hash"))
+
+
 def session_by_hash(conn: Connection, token_hash: str) -> Any:
-    """The session with this hash, and whether its person enrolled a second factor."""
-    s, t = m.web_sessions, m.totp_secrets
-    enrolled = sa.exists().where(t.c.person == s.c.person).label("second_factor")
-    return conn.execute(sa.select(s, enrolled).where(s.c.token_hash == token_hash)).one_or_none()
+    """The session with this hash, and whether its person enrolled a second factor (every
+    request asks: the statement is built once)."""
+    return conn.execute(_SESSION, {"token_hash": token_hash}).one_or_none()
 
 
 def touch_session(conn: Connection, session_id: int, now: datetime) -> None:

@@ -176,6 +176,46 @@ def open_incidents(conn: Connection, limit: int, offset: int = 0) -> Sequence[An
     return conn.execute(query).all()
 
 
+def _mail_marker(*where: Any) -> list[Any]:
+    """What changes whenever mail (of these incidents) is queued, tried, sent or given up."""
+    ob = m.outbox
+    counted = [sa.func.count()] + [
+        sa.func.count().filter(ob.c.status == status) for status in (m.PENDING, m.SENT, m.DEAD)
+    ]
+    return [
+        sa.select(column).where(*where).scalar_subquery()
+        for column in (*counted, sa.func.coalesce(sa.func.sum(ob.c.attempts), 0))
+    ]
+
+
+# Built once: a page is served many times for each time it is drawn.
+_INCIDENT_STAMP = sa.select(
+    m.incidents.c.id,
+    m.incidents.c.version,
+    *_mail_marker(m.outbox.c.incident_id == m.incidents.c.id),
+).where(m.incidents.c.ref == sa.bindparam("ref"))
+
+_OPEN_STAMP = sa.select(
+    sa.select(sa.func.count()).where(m.incidents.c.closed_at.is_(None)).scalar_subquery(),
+    sa.select(sa.func.max(m.incidents.c.updated_at)).scalar_subquery(),
+    sa.select(sa.func.count()).where(m.outbox.c.status == m.DEAD).scalar_subquery(),
+)
+
+
+def incident_stamp(conn: Connection, ref: str) -> tuple[Any, ...] | None:
+    """What an incident's page shows changes only when this does: its version (every event:
+    a step, a note, a statement change, a clock's notice) and the state of its mail."""
+    found = conn.execute(_INCIDENT_STAMP, {"ref": ref}).first()
+    return tuple(found) if found is not None else None
+
+
+def open_stamp(conn: Connection) -> tuple[Any, ...]:
+    """The same for the list of open incidents: how many, the latest change to any incident
+    (a step, a note, a closing), and the undeliverable mail the list counts. Each part is
+    read from an index."""
+    return tuple(conn.execute(_OPEN_STAMP).one())
+
+
 def all_refs(conn: Connection) -> list[str]:
     inc = m.incidents
     return [str(r) for r in conn.execute(sa.select(inc.c.ref).order_by(inc.c.id)).scalars()]

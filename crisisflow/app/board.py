@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import authority, clock_status, store_clocks, store_incidents
+from ..refs import clean_ref
 
 if TYPE_CHECKING:
     from . import App
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
 class Board:
     def __init__(self, app: App) -> None:
         self.app = app
+
+    def stamp(self, ref: str | None = None) -> tuple[Any, ...] | None:
+        """A value that changes whenever incident ``ref``'s page (None: the list of open
+        incidents) would show something else, short of the passing time; None when there
+        is no such incident. One query: cheaper than the page."""
+        with self.app.store.reading() as conn:
+            if ref is None:
+                return store_incidents.open_stamp(conn)
+            return store_incidents.incident_stamp(conn, clean_ref(ref))
 
     def open_incidents(self, person: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """The open incidents in which ``person`` has a role (the directory's, or one an

@@ -35,16 +35,21 @@ async def incidents(request: Request) -> Response:
     viewer = site.viewer(request)
     if viewer is None:
         return to_sign_in(request)
+    key = site.page_key(request, "incidents", site.board.stamp())
+    kept = site.kept(key)
+    if kept is not None:
+        return kept
     asked = request.query_params.get("page", "1")
     page = int(asked) if asked.isdigit() and 0 < int(asked) <= 10_000 else 1
     board = site.board.open_incidents(viewer.person, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-    return site.render(
+    response = site.render(
         request,
         "incidents.html",
         board=board[:PAGE_SIZE],
         page=page,
         more=len(board) > PAGE_SIZE,
     )
+    return site.keep(key, response)
 
 
 def _readable(site: Any, ref: str, viewer: Any) -> Any:
@@ -61,10 +66,14 @@ async def incident(request: Request) -> Response:
     if viewer is None:
         return to_sign_in(request)
     ref = request.path_params["ref"]
+    key = site.page_key(request, "incident", site.board.stamp(ref))
+    kept = site.kept(key)
+    if kept is not None:
+        return kept
     rights, data = site.decisions.page(ref, viewer.person, viewer.lang)
     if not rights.view:
         raise NotFoundError(_("no incident {ref} for you").format(ref=ref))
-    return site.render(request, "incident.html", incident=data, rights=rights)
+    return site.keep(key, site.render(request, "incident.html", incident=data, rights=rights))
 
 
 def _version(request: Request) -> int | None:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from . import lang as languages
+from .pagecache import PageCache
 
 if TYPE_CHECKING:
     from ..app import App
@@ -66,6 +67,7 @@ class Site:
         self.secure = app.settings["base_url"].startswith("https://")
         self.access.key  # noqa: B018 - no key, no server: say so at start, not per request
         self._envs = {lang: self._environment(lang) for lang in languages.LANGS}
+        self.pages = PageCache()
 
     @cached_property
     def access(self) -> Access:
@@ -136,6 +138,25 @@ class Site:
         )
 
     # --- answering ----------------------------------------------------------------------------
+
+    def page_key(self, request: Request, name: str, stamp: Any) -> tuple[Any, ...] | None:
+        """The key a page is kept under, or None when it must be drawn afresh (not signed in,
+        a language being chosen)."""
+        viewer = self.viewer(request)
+        if viewer is None or stamp is None or "lang" in request.query_params:
+            return None
+        minute = int(self.app.clock().timestamp() // 60)
+        lang = self.language(request)
+        return (name, request.url.path, request.url.query, stamp, viewer.session_id, lang, minute)
+
+    def kept(self, key: tuple[Any, ...] | None) -> Response | None:
+        page = self.pages.get(key) if key is not None else None
+        return HTMLResponse(page) if page is not None else None
+
+    def keep(self, key: tuple[Any, ...] | None, response: Response) -> Response:
+        if key is not None and response.status_code == 200:
+            self.pages.put(key, bytes(response.body))
+        return response
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         lang = self.language(request)

@@ -1,5 +1,6 @@
 """People act as themselves: web sessions, one-time sign-in links and their rate limits,
-used e-mail links, TOTP second factors, and a priority for mail that people wait for.
+used e-mail links, TOTP second factors, a priority for mail that people wait for, and an
+index on when incidents last changed (the web's pages are kept until then).
 
 Revision ID: 0005
 Revises: 0004
@@ -20,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_incidents_updated_at", "incidents", ["updated_at"])
     op.create_table(
         "web_sessions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -77,5 +79,6 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_index("ix_web_sessions_person", table_name="web_sessions")
     op.drop_table("web_sessions")
+    op.drop_index("ix_incidents_updated_at", table_name="incidents")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("priority")
