@@ -56,6 +56,7 @@ class Board:
                     "state": r.state,
                     "state_title": dict(state.title),
                     "owner": state.owner,
+                    "owner_title": dict(playbook.roles.get(state.owner or "", {})),
                     "opened_at": r.opened_at,
                     "clocks": clock_status.view(running.get(r.id, []), now),
                     "undeliverable": int(r.undeliverable),

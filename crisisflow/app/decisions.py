@@ -38,6 +38,8 @@ class Rights:
     publish: bool = False
     note: bool = False  # anyone with a role in the incident; seeing it needs the same
     channels: list[tuple[str, str]] = field(default_factory=list)  # (code, label)
+    # What the playbook calls its roles and facts, in the reader's language.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _step_for(playbook: Playbook, state: str, action: str, kind: str) -> Transition | None:
@@ -82,6 +84,10 @@ class Decisions:
             publish=bool(roles & set(policy.publishers)),
             note=bool(roles & set(playbook.roles)),
             channels=[(code, policy.channel_label(code, lang)) for code in policy.channels],
+            labels={
+                **{name: title.get_lang(lang) for name, title in playbook.roles.items()},
+                **{name: f.label.get_lang(lang) for name, f in playbook.facts.items() if f.label},
+            },
         )
 
     def decide(
