@@ -39,7 +39,11 @@ EXE = shutil.which("crisisflow", path=str(Path(sys.executable).parent)) or "cris
 
 
 def cli_env(workspace: Path) -> dict[str, str]:
-    env = {**os.environ, "CRISISFLOW_HOME": str(workspace)}
+    env = {
+        **os.environ,
+        "CRISISFLOW_HOME": str(workspace),
+        "CRISISFLOW_ON_BEHALF_APPROVALS": "allowed",
+    }
     env.pop("CRISISFLOW_DATABASE_URL", None)
     return env
 
@@ -57,8 +61,10 @@ def cli_prepare(workspace: Path) -> str:
         flags = [f"--set={k}={v}" for k, v in kwargs.get("given", {}).items()]
         if "note" in kwargs:
             flags.append(f"--note={kwargs['note']}")
-        if "actor" in kwargs:
-            flags.append(f"--as={kwargs['actor']}")
+        if "actor" in kwargs:  # the Chairman's decisions, entered for him as if by phone
+            flags += [f"--as={kwargs['actor']}", "--on-behalf"]
+            if "note" not in kwargs:
+                flags.append("--note=Chủ tịch quyết định qua điện thoại.")
         run("advance", REF, trigger, *flags)
     return REF
 

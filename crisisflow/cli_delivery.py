@@ -260,7 +260,7 @@ def outbox(
     \b
     Example:
         crisisflow outbox --status dead
-        crisisflow outbox retry 42
+        crisisflow outbox retry 3
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -282,7 +282,7 @@ def outbox_retry(ctx: click.Context, ids: tuple[int, ...], all_dead: bool) -> No
 
     \b
     Example:
-        crisisflow outbox retry 42 43
+        crisisflow outbox retry 3 4
         crisisflow outbox retry --dead
     """
     if bool(ids) == all_dead:

@@ -326,7 +326,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     \b
     Example:
         crisisflow show KC-2026-0001
-        crisisflow show KC-2026-0001 --json | jq .allowed
+        crisisflow show KC-2026-0001 --json > KC-2026-0001.json
     """
     from . import views
 

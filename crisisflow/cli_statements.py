@@ -265,7 +265,12 @@ def statement_correct(
 @statement.command("authorise", context_settings=CONTEXT)
 @click.argument("ref")
 @click.argument("person")
-@click.option("--until", required=True, metavar="TIME", help=_("When the authorisation ends."))
+@click.option(
+    "--until",
+    required=True,
+    metavar="TIME",
+    help=_("When the authorisation ends: a time, or a span from now such as 24h or 3d."),
+)
 @as_option
 @on_behalf_note_option
 @click.pass_context
@@ -280,7 +285,7 @@ def statement_authorise(
 
     \b
     Example:
-        crisisflow statement authorise KC-2026-0001 pho-chu-tich --until "27/11/2026 17:00"
+        crisisflow statement authorise KC-2026-0001 pho-chu-tich --until 24h
     """
     app = get_app(ctx)
     result = app.statements.authorise(ref, person, until, actor=acting(ctx, actor))

@@ -26,7 +26,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     \b
     Example:
-        crisisflow serve --port 8080
+        crisisflow serve
     """
     import uvicorn
 
@@ -160,7 +160,7 @@ def session_revoke(ctx: click.Context, ids: tuple[int, ...], person: str | None)
 
     \b
     Example:
-        crisisflow session revoke 12
+        crisisflow session revoke 1
         crisisflow session revoke --person chu-tich
     """
     from .app.access import Access

@@ -4,9 +4,10 @@ same rules (``crisisflow.statements``, ``crisisflow.authority``) a playbook step
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import authority, history, store_statements
@@ -307,7 +308,12 @@ class StatementCases:
 
         app = self.app
         grantee = app.directory.person(person)
-        valid_until = parse_time(until, app.tz, "--until")
+        span = re.fullmatch(r"\s*(\d{1,4})\s*([hd])\s*", until)
+        if span:  # a span from now: 24h, 3d
+            hours = int(span[1]) * (24 if span[2] == "d" else 1)
+            valid_until = app.clock() + timedelta(hours=hours)
+        else:
+            valid_until = parse_time(until, app.tz, "--until")
 
         def work(conn: Any, s: Situation) -> dict[str, Any]:
             if not authority.may_grant(s.playbook.policy, app.directory.roles_of(actor.person)):
