@@ -39,11 +39,7 @@ EXE = shutil.which("crisisflow", path=str(Path(sys.executable).parent)) or "cris
 
 
 def cli_env(workspace: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CRISISFLOW_HOME": str(workspace),
-        "CRISISFLOW_ON_BEHALF_APPROVALS": "allowed",
-    }
+    env = {**os.environ, "CRISISFLOW_HOME": str(workspace)}
     env.pop("CRISISFLOW_DATABASE_URL", None)
     return env
 
@@ -56,6 +52,10 @@ def cli_prepare(workspace: Path) -> str:
         subprocess.run([EXE, *args], check=True, stdout=subprocess.DEVNULL, env=env)
 
     run("init", str(workspace))
+    settings = workspace / "crisisflow.toml"  # the Chairman decides by phone here
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + 'on_behalf_approvals = "allowed"\n', "utf-8"
+    )
     run("open", "media-crisis", "--title", "Tin sạt lở bờ kè Cửa Tùng", "--set", "channel=social")
     for trigger, kwargs in MEDIA_CRISIS_PATH[: [t for t, _ in MEDIA_CRISIS_PATH].index("close")]:
         flags = [f"--set={k}={v}" for k, v in kwargs.get("given", {}).items()]

@@ -73,8 +73,9 @@ def explaining_entry(actor: Actor) -> Iterator[None]:
         ) from exc
 
 
-# Statement actions whose on-behalf entry a workspace setting must allow.
-ON_BEHALF_GUARDED = frozenset({"approved", "published"})
+# Statement actions whose on-behalf entry a workspace setting must allow: approving,
+# publishing, and authorising someone else to approve.
+ON_BEHALF_GUARDED = frozenset({"approved", "published", "authorised"})
 
 
 def refuse_on_behalf(actor: Actor, actions: Iterable[str], allowed: bool) -> None:
@@ -83,7 +84,7 @@ def refuse_on_behalf(actor: Actor, actions: Iterable[str], allowed: bool) -> Non
         return
     raise TransitionRefused(
         _(
-            "approving or publishing may not be entered on behalf of {person} in this "
+            "approving, publishing or authorising may not be entered on behalf of {person} in this "
             'workspace (setting on_behalf_approvals = "refused"); {person} must do it '
             "signed in on the web, or from the account bound to them"
         ).format(person=actor.person)

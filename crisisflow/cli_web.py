@@ -198,10 +198,10 @@ def person_totp(ctx: click.Context, person_id: str) -> None:
     Example:
         crisisflow person totp chu-tich
     """
-    from .app.access import Access
+    from .app.second_factor import SecondFactor
     from .totp import terminal_qr
 
-    secret, uri = Access(get_app(ctx)).enrol_totp(person_id)
+    secret, uri = SecondFactor(get_app(ctx)).enrol(person_id)
     click.echo(terminal_qr(uri))
     click.echo(uri)
     click.echo(_("secret (to type in by hand): {secret}").format(secret=secret))

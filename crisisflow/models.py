@@ -290,7 +290,7 @@ used_links = Table(
     Column("used_at", UTCDateTime, nullable=False),
 )
 
-# A person's TOTP second factor; last_step refuses a code used once already.
+# A person's TOTP second factor; last_step refuses a code used once already, failures lock it.
 totp_secrets = Table(
     "totp_secrets",
     metadata,
@@ -298,6 +298,8 @@ totp_secrets = Table(
     Column("secret", String(64), nullable=False),
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("last_step", Integer, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),  # wrong codes in a row
+    Column("failed_at", UTCDateTime, nullable=True),
 )
 
 # Statuses an outbox row moves through.

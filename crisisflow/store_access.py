@@ -20,8 +20,13 @@ _DAY = timedelta(days=1)
 def count_requests(
     conn: Connection, since: datetime, address_hash: str, client: str
 ) -> tuple[int, int]:
-    """Sign-in requests since ``since``: (for this address, from this client)."""
+    """Sign-in requests since ``since``: (for this address, from this client). On PostgreSQL
+    the address and the client are locked until the transaction ends, so that two requests
+    at once cannot both count below the limit (SQLite writers already go one at a time)."""
     r = m.sign_in_requests
+    if conn.dialect.name == "postgresql":  # counted and recorded one request at a time
+        for key in (address_hash, client):
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
     recent = sa.select(
         sa.func.count().filter(r.c.address_hash == address_hash),
         sa.func.count().filter(r.c.client == client),
@@ -125,7 +130,28 @@ def totp_of(conn: Connection, person: str) -> Any:
 def save_totp(conn: Connection, person: str, secret: str, now: datetime) -> None:
     t = m.totp_secrets
     conn.execute(t.delete().where(t.c.person == person))
-    conn.execute(t.insert().values(person=person, secret=secret, enrolled_at=now, last_step=None))
+    conn.execute(
+        t.insert().values(person=person, secret=secret, enrolled_at=now, last_step=None, failures=0)
+    )
+
+
+def restore_totp_step(conn: Connection, person: str, step: int, previous: int | None) -> None:
+    """Give back a code that was used up by a change that then failed."""
+    t = m.totp_secrets
+    conn.execute(
+        t.update().where(t.c.person == person, t.c.last_step == step).values(last_step=previous)
+    )
+
+
+def count_totp_failure(conn: Connection, person: str, now: datetime, since: datetime) -> None:
+    """One more wrong code; counting starts again when the last one is older than ``since``."""
+    t = m.totp_secrets
+    fresh = sa.or_(t.c.failed_at.is_(None), t.c.failed_at < since)
+    conn.execute(
+        t.update()
+        .where(t.c.person == person)
+        .values(failures=sa.case((fresh, 1), else_=t.c.failures + 1), failed_at=now)
+    )
 
 
 def spend_totp_step(conn: Connection, person: str, step: int) -> bool:
@@ -134,6 +160,6 @@ def spend_totp_step(conn: Connection, person: str, step: int) -> bool:
     done = conn.execute(
         t.update()
         .where(t.c.person == person, sa.or_(t.c.last_step.is_(None), t.c.last_step < step))
-        .values(last_step=step)
+        .values(last_step=step, failures=0)
     )
     return done.rowcount == 1

@@ -148,7 +148,14 @@ def list_incidents(
     return conn.execute(query.order_by(inc.c.opened_at.desc(), inc.c.id.desc()).limit(limit)).all()
 
 
-def open_incidents(conn: Connection, limit: int, offset: int = 0) -> Sequence[Any]:
+def event_time(conn: Connection, incident_id: int, seq: int) -> Any:
+    """When event ``seq`` of the incident happened (None if it has no such event)."""
+    ev = m.events
+    query = sa.select(ev.c.at).where(ev.c.incident_id == incident_id, ev.c.seq == seq)
+    return conn.execute(query).scalar_one_or_none()
+
+
+def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
     """Open incidents, newest first, with their pinned playbook and undeliverable mail."""
     inc, ob = m.incidents, m.outbox
     undeliverable = (
@@ -171,7 +178,6 @@ def open_incidents(conn: Connection, limit: int, offset: int = 0) -> Sequence[An
         .where(inc.c.closed_at.is_(None))
         .order_by(inc.c.opened_at.desc(), inc.c.id.desc())
         .limit(limit)
-        .offset(offset)
     )
     return conn.execute(query).all()
 

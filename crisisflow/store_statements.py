@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -149,6 +150,15 @@ _AUTHORISATIONS_OF = (
 
 def authorisations_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     return conn.execute(_AUTHORISATIONS_OF, {"incident_id": incident_id}).all()
+
+
+def authorised_incidents(conn: Connection, person: str, now: datetime) -> set[int]:
+    """The incidents for which ``person`` holds a written authorisation valid at ``now``."""
+    a = m.authorisations
+    query = sa.select(a.c.incident_id).where(
+        a.c.person == person, a.c.valid_from <= now, a.c.valid_until > now
+    )
+    return set(conn.execute(query).scalars())
 
 
 def add_authorisation(conn: Connection, values: dict[str, Any]) -> None:

@@ -38,10 +38,34 @@ def _to(trigger: str, nth: int = 1) -> list[tuple[str, dict[str, object]]]:
     return MEDIA_CRISIS_PATH[:at]
 
 
+def _resubmitted(app: App, ws: Path) -> None:
+    """Edited and submitted again; and the workspace lets the duty officer enter the
+    Chairman's decision given by phone (the example of `advance ... --on-behalf`)."""
+    _edited(app)
+    app.statements.submit(REF, "initial_info", actor=app.identify())
+    settings = ws / "crisisflow.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + 'on_behalf_approvals = "allowed"\n',
+        encoding="utf-8",
+    )
+
+
 def _edited(app: App) -> None:
     """A second version of the initial information, as an officer's edit makes."""
     text = app.statements.show(REF, "initial_info")["text"]
     app.statements.edit(REF, "initial_info", text + "\nCâu bổ sung.\n", actor=app.identify())
+
+
+def _resubmitted(app: App, ws: Path) -> None:
+    """Edited and submitted again; and the workspace lets the duty officer enter the
+    Chairman's decision given by phone (the example of `advance ... --on-behalf`)."""
+    _edited(app)
+    app.statements.submit(REF, "initial_info", actor=app.identify())
+    settings = ws / "crisisflow.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + 'on_behalf_approvals = "allowed"\n',
+        encoding="utf-8",
+    )
 
 
 # Scenario name → the walk of KC-2026-0001, then what else it needs.
@@ -50,12 +74,7 @@ SCENARIOS: dict[str, tuple[list[tuple[str, dict[str, object]]], Prepare | None]]
     "triage": (_to("verify"), None),
     "verifying": (_to("assess"), None),
     "drafting": (_to("submit", 2), None),
-    "approval": (
-        _to("approve"),
-        lambda app, ws: (
-            _edited(app) or app.statements.submit(REF, "initial_info", actor=app.identify())
-        ),
-    ),
+    "approval": (_to("approve"), lambda app, ws: _resubmitted(app, ws)),
     "chairman": (_to("approve"), lambda app, ws: bind_login(ws, "chu-tich")),
     "approved": (_to("publish"), None),
     "published": (_to("close"), None),
@@ -152,7 +171,7 @@ def _editor(folder: Path) -> Path:
     return script
 
 
-def _environment(folder: Path, scenario: str | None) -> dict[str, str]:
+def _environment(folder: Path) -> dict[str, str]:
     script = Path(sys.executable).parent / "crisisflow"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISISFLOW_")}
     env.update(
@@ -161,8 +180,6 @@ def _environment(folder: Path, scenario: str | None) -> dict[str, str]:
         CRISISFLOW_WEB_PORT=str(_free_port()),
         EDITOR=str(_editor(folder)),  # `statement edit`: an editor that adds a line and saves
     )
-    if scenario == "approval":  # the example that enters the Chairman's phone approval
-        env["CRISISFLOW_ON_BEHALF_APPROVALS"] = "allowed"
     return env
 
 
@@ -228,7 +245,7 @@ def test_the_command_reference_examples_run(tmp_path: Path, prepared: dict[str, 
             (cwd / "ban-sua.txt").write_text("Nội dung đã sửa.\n", encoding="utf-8")
             if command.startswith("crisisflow init --update"):
                 cwd = folder
-        env = _environment(folder, scenario)
+        env = _environment(folder)
         port = _free_port()
         env["CRISISFLOW_MAILBOX_PORT"] = env["CRISISFLOW_SMTP_PORT"] = str(port)
         sink = None

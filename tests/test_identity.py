@@ -25,7 +25,18 @@ from .test_bad_input import snapshot
 TITLE = "Mạng xã hội lan truyền tin sạt lở bờ kè Cửa Tùng"
 BY_PHONE = "Chủ tịch duyệt qua điện thoại lúc 10:40"
 PUBLISHED_BY_PHONE = "Chủ tịch đồng ý phát hành qua điện thoại lúc 11:05"
-ALLOWED = {"CRISISFLOW_ON_BEHALF_APPROVALS": "allowed"}
+
+
+def allow_on_behalf(workspace: Path) -> None:
+    """The workspace lets approvals and publications be entered on behalf (its file says so:
+    the environment may not)."""
+    settings = workspace / "crisisflow.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + 'on_behalf_approvals = "allowed"\n',
+        encoding="utf-8",
+    )
+
+
 # The duty officer's steps from detection to a statement awaiting the Chairman's approval.
 TO_APPROVAL = [
     ["triage"],
@@ -106,9 +117,9 @@ def test_on_behalf_without_a_note_says_what_to_add_and_changes_nothing(
 ) -> None:
     before = snapshot(workspace)
     args = [part.format(ref=ref) for part in command]
-    refused = run(workspace, *args, "--as", "chu-tich", "--on-behalf", code=8, env=ALLOWED)
+    refused = run(workspace, *args, "--as", "chu-tich", "--on-behalf", code=8)
     assert "--on-behalf needs --note" in error_line(refused)
-    refused = run(workspace, *args, "--on-behalf", "--note", BY_PHONE, code=8, env=ALLOWED)
+    refused = run(workspace, *args, "--on-behalf", "--note", BY_PHONE, code=8)
     assert "--on-behalf needs --as PERSON" in error_line(refused)
     assert snapshot(workspace) == before
 
@@ -121,7 +132,8 @@ def test_on_behalf_approval_is_refused_unless_the_workspace_allows_it(
     refused = run(workspace, "advance", ref, "approve", *on_behalf, code=6)
     assert "on_behalf_approvals" in error_line(refused)
     assert snapshot(workspace) == before
-    run(workspace, "advance", ref, "approve", *on_behalf, env=ALLOWED)
+    allow_on_behalf(workspace)
+    run(workspace, "advance", ref, "approve", *on_behalf)
     data = show(workspace, ref)
     last = data["events"][-1]
     assert data["state"] == "approved" and set(last) == EVENT_KEYS
@@ -132,16 +144,15 @@ def test_on_behalf_approval_is_refused_unless_the_workspace_allows_it(
 
 def approved_and_published_on_behalf(workspace: Path, ref: str) -> None:
     """The Chairman approves and publishes by phone; the duty officer enters both for him."""
+    allow_on_behalf(workspace)
     run(
         workspace,
         *["advance", ref, "approve", "--as", "chu-tich", "--on-behalf", "--note", BY_PHONE],
-        env=ALLOWED,
     )
     run(
         workspace,
         *["advance", ref, "publish", "--set", "publish_channel=press_release"],
         *["--as", "chu-tich", "--on-behalf", "--note", PUBLISHED_BY_PHONE],
-        env=ALLOWED,
     )
 
 
@@ -232,7 +243,6 @@ def test_the_yearly_report_counts_steps_entered_on_behalf_apart(workspace: Path,
         workspace,
         *["statement", "approve", ref, "holding_statement", "--as", "chu-tich"],
         *["--on-behalf", "--note", BY_PHONE],
-        env=ALLOWED,
     )
     counts = yearly_counts(workspace, at)
     assert counts["entered_on_behalf"] == 3
@@ -266,3 +276,38 @@ def test_as_for_a_step_the_caller_may_take_is_entered_by_the_caller(
     assert history[note_line + 1].strip() == "↳ entered by truc-ban"
     audited = run(workspace, "audit", "verify", ref).stdout
     assert "chu-tich, note: entered by truc-ban" in audited and "on behalf" not in audited
+
+
+def test_as_lends_no_right_to_authorise_or_to_name_who_speaks(workspace: Path, ref: str) -> None:
+    """Naming the Chairman with --as neither lets the duty officer authorise herself to
+    approve nor name a spokesperson when opening an incident."""
+    before = snapshot(workspace)
+    refused = run(
+        workspace,
+        *["statement", "authorise", ref, "truc-ban", "--until", "24h", "--as", "chu-tich"],
+        code=6,
+    )
+    assert "only the approver" in error_line(refused)
+    refused = run(
+        workspace,
+        *["open", "media-crisis", "--title", TITLE, "--set", "spokesperson=truc-ban"],
+        *["--as", "chu-tich"],
+        code=8,
+    )
+    assert "spokesperson" in error_line(refused)
+    on_behalf = ["--as", "chu-tich", "--on-behalf", "--note", BY_PHONE]
+    refused = run(
+        workspace, "statement", "authorise", ref, "truc-ban", "--until", "24h", *on_behalf, code=6
+    )
+    assert "on_behalf_approvals" in error_line(refused)
+    assert snapshot(workspace) == before
+
+
+def test_who_may_act_is_not_the_environments_to_say(workspace: Path, ref: str) -> None:
+    before = snapshot(workspace)
+    for name, value in (("ON_BEHALF_APPROVALS", "allowed"), ("ACTOR", "chu-tich")):
+        refused = run(
+            workspace, "advance", ref, "approve", code=3, env={f"CRISISFLOW_{name}": value}
+        )
+        assert "crisisflow.toml" in error_line(refused)
+    assert snapshot(workspace) == before

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from crisisflow import models, signing, totp
 from crisisflow.app import App
 from crisisflow.app.access import Access
+from crisisflow.app.second_factor import SecondFactor
+from crisisflow.config import load_settings
+from crisisflow.errors import ConflictError, RateLimited
 
 from .conftest import FakeClock, own
 from .test_app import snapshot
@@ -266,32 +271,103 @@ def test_stored_markup_is_escaped_in_every_page(app: App) -> None:
         '"><img src=x onerror=alert(2)>',
         "javascript:alert(3)",
     ]
-    ref = at_approval(app, title=" ".join(payloads))
-    app.incidents.note(ref, " ".join(payloads), actor=app.identify())
+    markup = " ".join(payloads)
+    ref = at_approval(app, title=markup)
+    app.incidents.note(ref, markup, actor=app.identify())
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(ref, "initial_info", f"{text}\n{markup}\n", actor=own(app, "truc-ban"))
+    app.statements.submit(ref, "initial_info", actor=own(app, "truc-ban"))
+    with app.store.writing() as conn:  # a fact as a unit might have written it
+        facts = dict(app.records.show(ref)["facts"], verified_facts=markup)
+        conn.execute(models.incidents.update().values(facts=facts))
     chairman = Visitor(app)
     chairman.sign_in(CHAIRMAN)
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     for path in ("/incidents", f"/incidents/{ref}", statement_path(ref)):
         page = chairman.get(path).text
         assert "<script>alert" not in page and "<img src=x" not in page
-        assert 'href="javascript:' not in page
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or path.endswith("info")
+        assert 'href="javascript:' not in page and "<script" not in page.lower()
+        assert escaped in page and "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    shown = chairman.get(f"/incidents/{ref}").text
+    assert shown.count(escaped) >= 3  # the title, the note and the fact
+
+
+def test_the_session_cookie_is_secure_behind_https(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRISISFLOW_BASE_URL", "https://crisisflow.vinhlinh.example")
+    app = App(load_settings(workspace))
+    try:
+        visitor = Visitor(app, base="https://crisisflow.vinhlinh.example")
+        address = app.directory.people[CHAIRMAN].email
+        visitor.get("/sign-in")
+        visitor.post("/sign-in", email=address)
+        link = sign_in_links(app, address)[-1]
+        assert visitor.get(link).status_code == 200
+        header = visitor.post(link).headers["set-cookie"].lower()
+        assert "secure" in header and "httponly" in header
+        assert "strict-transport-security" in visitor.get("/sign-in").headers
+    finally:
+        app.close()
+
+
+def test_a_person_removed_from_the_directory_is_signed_out(app: App, workspace: Path) -> None:
+    officer = Visitor(app)
+    officer.sign_in("truong-phong-vhtt")
+    assert officer.get("/incidents").status_code == 200
+    directory = workspace / "directory.yaml"
+    data = yaml.safe_load(directory.read_text(encoding="utf-8"))
+    del data["people"]["truong-phong-vhtt"]  # the head of the office left
+    directory.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert "truong-phong-vhtt" not in directory.read_text(encoding="utf-8")
+    assert officer.get("/incidents").headers["location"].startswith("/sign-in")
+
+
+def test_the_rate_limit_holds_for_requests_at_once(app: App) -> None:
+    address = app.directory.people[CHAIRMAN].email
+    access = Access(app)
+
+    def ask(n: int) -> str:
+        try:
+            access.request_sign_in(address, f"10.0.0.{n}")
+        except RateLimited:
+            return "limited"
+        except ConflictError:
+            return "busy"
+        return "sent"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(16)))
+    assert len(sign_in_links(app, address)) == answers.count("sent")
+    assert answers.count("sent") <= app.settings["sign_in_per_hour"]
 
 
 def test_second_factor_is_asked_for_approving_once_enrolled(app: App) -> None:
     ref = at_approval(app)
-    secret, uri = Access(app).enrol_totp(CHAIRMAN)
+    secret, uri = SecondFactor(app).enrol(CHAIRMAN)
     assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
     chairman = Visitor(app)
     chairman.sign_in(CHAIRMAN)
     page = chairman.get(statement_path(ref))
     assert 'name="code"' in page.text
-    sha = app.statements.show(ref, "initial_info")["sha256"]
-    before = snapshot(app)
-    wrong = chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code="000000")
-    if totp.matching_step(secret, "000000", time.time()) is None:
-        assert wrong.status_code == 403
-        assert snapshot(app) == before
+    seen = app.statements.show(ref, "initial_info")["sha256"]
     code = totp.code_at(secret, totp.step_of(time.time()))
+    wrong = "000000" if code != "000000" else "111111"
+    before = snapshot(app)
+    assert chairman.post(f"{statement_path(ref)}/approve", sha256=seen, code="").status_code == 403
+    assert (
+        chairman.post(f"{statement_path(ref)}/approve", sha256=seen, code=wrong).status_code == 403
+    )
+    assert {k: v for k, v in snapshot(app).items() if k != "totp_secrets"} == {
+        k: v for k, v in before.items() if k != "totp_secrets"
+    }
+    # A refused decision (the text changed meanwhile) gives the code back.
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(ref, "initial_info", text + "Thêm.\n", actor=own(app, "truc-ban"))
+    app.statements.submit(ref, "initial_info", actor=own(app, "truc-ban"))
+    stale = chairman.post(f"{statement_path(ref)}/approve", sha256=seen, code=code)
+    assert stale.status_code == 409
+    sha = app.statements.show(ref, "initial_info")["sha256"]
     assert chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code=code).status_code == 303
     assert app.records.show(ref)["state"] == "approved"
     # The same code again (for publishing) is refused: a code works once.
@@ -299,23 +375,46 @@ def test_second_factor_is_asked_for_approving_once_enrolled(app: App) -> None:
     reused = chairman.post(
         f"{statement_path(ref)}/publish", sha256=sha, channel="portal", code=code
     )
-    assert reused.status_code == 403
+    assert reused.status_code == 403 and "used already" in reused.text
+
+
+def test_wrong_codes_lock_the_second_factor(app: App, clock: FakeClock) -> None:
+    ref = at_approval(app)
+    secret, _uri = SecondFactor(app).enrol(CHAIRMAN)
+    chairman = Visitor(app)
+    chairman.sign_in(CHAIRMAN)
+    chairman.get(statement_path(ref))
+    sha = app.statements.show(ref, "initial_info")["sha256"]
+    code = totp.code_at(secret, totp.step_of(time.time()))
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert (
+            chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code=wrong).status_code
+            == 403
+        )
+    locked = chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code=code)
+    assert locked.status_code == 403 and "locked" in locked.text
+    assert app.records.show(ref)["state"] == "approval"
+    clock.advance(minutes=10, seconds=1)
+    chairman.get(statement_path(ref))
+    assert chairman.post(f"{statement_path(ref)}/approve", sha256=sha, code=code).status_code == 303
+
+
+def _ack_token(app: App, ref: str, unit: str, task: str, clock: FakeClock) -> str:
+    fields = {"ref": ref, "unit": unit, "task": task}
+    return signing.sign_link(app.secret_key, "ack", fields, clock() + timedelta(hours=4))
 
 
 def test_an_ack_link_works_once_for_its_own_task_only(app: App, clock: FakeClock) -> None:
     ref = app.incidents.open("media-crisis", "Thử", actor=app.identify()).ref
+    clock.advance(minutes=5)
     app.incidents.advance(ref, "triage", actor=app.identify())
+    clock.advance(minutes=5)
     app.incidents.advance(
         ref, "verify", given={"field_unit": "ubnd-cua-tung"}, actor=app.identify()
-    )
-    key = signing.load_key(app.workspace)
-    expires = clock() + timedelta(hours=4)
-    token = signing.sign_link(
-        key, "ack", {"ref": ref, "unit": "ubnd-cua-tung", "task": "mail/task-verify@3"}, expires
-    )
-    other = signing.sign_link(
-        key, "ack", {"ref": ref, "unit": "phong-vhtt", "task": "mail/task-verify@3"}, expires
-    )
+    )  # event 3 hands the commune its task, measured by the clock `verify`
+    token = _ack_token(app, ref, "ubnd-cua-tung", "mail/task-verify@3", clock)
+    other_unit = _ack_token(app, ref, "phong-vhtt", "mail/task-verify@3", clock)
     unit = Visitor(app)
     before = snapshot(app)
     confirm = unit.get(f"/ack/{token}")
@@ -323,19 +422,35 @@ def test_an_ack_link_works_once_for_its_own_task_only(app: App, clock: FakeClock
     assert snapshot(app) == before  # opening the link (a mail scanner does) acknowledges nothing
     payload, _dot, signature = token.partition(".")
     forged = signing.sign_link(
-        b"x" * 40, "ack", {"ref": ref, "unit": "ubnd-cua-tung", "task": "t"}, expires
+        b"x" * 40, "ack", {"ref": ref, "unit": "ubnd-cua-tung", "task": "t@3"}, clock()
     )
-    for bad in (f"{payload}.{signature[:-2]}AA", forged, other.partition(".")[0] + "." + signature):
+    for bad in (
+        f"{payload}.{signature[:-2]}AA",
+        forged,
+        other_unit.partition(".")[0] + "." + signature,
+    ):
         unit.get("/sign-in")
         assert unit.post(f"/ack/{bad}").status_code == 403
     assert snapshot(app) == before
+    # The commune's link for the triage step (no task of theirs was measured then) does not
+    # acknowledge the verification task: it records its own, clock-less acknowledgement.
+    older = _ack_token(app, ref, "ubnd-cua-tung", "mail/task-verify@2", clock)
+    unit.get(f"/ack/{older}")
+    assert unit.post(f"/ack/{older}").status_code == 200
+    assert app.records.show(ref)["events"][-1]["data"]["clocks"] == []
+    assert not any(c["acknowledged_by"] for c in app.records.show(ref)["deadlines"])
     unit.get(f"/ack/{token}")
     assert unit.post(f"/ack/{token}").status_code == 200
     event = app.records.show(ref)["events"][-1]
     assert event["kind"] == "acknowledged" and event["data"]["via"] == "mail-link"
+    assert event["data"]["clocks"] == ["verify"]
     unit.get("/sign-in")
     assert unit.post(f"/ack/{token}").status_code == 403  # used already
-    assert unit.get(f"/ack/{other}").status_code == 200
+    again = _ack_token(app, ref, "ubnd-cua-tung", "mail/task-verify@3", clock)  # a resent mail
+    unit.get(f"/ack/{again}")
+    resent = unit.post(f"/ack/{again}")
+    assert resent.status_code == 400 and "acknowledged already" in resent.text
+    assert unit.get(f"/ack/{other_unit}").status_code == 200
 
 
 def test_rotating_the_secret_signs_everyone_out_and_voids_links(app: App) -> None:

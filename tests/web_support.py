@@ -53,9 +53,9 @@ def sign_in_links(app: App, address: str) -> list[str]:
 class Visitor:
     """One browser: its cookies, and the form token of the last page it read."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, base: str = BASE) -> None:
         self.app = app
-        self.client = TestClient(build(app), base_url=BASE, follow_redirects=False)
+        self.client = TestClient(build(app), base_url=base, follow_redirects=False)
         self.csrf = ""
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -23,7 +23,8 @@ def settings_table() -> str:
     for s in SETTINGS:
         default = f"`{s.default}`" if s.default != "" else "(empty)"
         bounds = f"{_number(s.low)}–{_number(s.high)}" if s.low is not None else ""
-        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {bounds} | {s.help} |")
+        env = "(file only)" if s.file_only else f"`{s.env}`"
+        rows.append(f"| `{s.name}` | {env} | {default} | {bounds} | {s.help} |")
     return "\n".join(rows)
 
 

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _changed_at(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def os_account() -> str:
     """The OS account running this process, from the system, not from $USER (which anyone
     can set)."""
@@ -70,6 +78,7 @@ class App:
         self.workspace = settings.workspace
         self.clock = clock
         self.tz = ZoneInfo(settings["time_zone"])
+        self._directory_read: int | None = None
 
     def caller(self) -> Actor:
         """Who is at this command line: the directory person bound (``login:``) to the OS
@@ -130,7 +139,17 @@ class App:
     def directory(self) -> Directory:
         from .. import directory
 
-        return directory.load(self.workspace / "directory.yaml")
+        path = self.workspace / "directory.yaml"
+        self._directory_read = _changed_at(path)
+        return directory.load(path)
+
+    def reread_directory(self) -> None:
+        """Take an edited directory.yaml from the next use on: a long-running front end
+        must not keep a person who left, or a role someone lost."""
+        path = self.workspace / "directory.yaml"
+        if "directory" in self.__dict__ and _changed_at(path) != self._directory_read:
+            for part in ("directory", "drafter"):
+                self.__dict__.pop(part, None)
 
     @cached_property
     def renderer(self) -> Renderer:

@@ -1,5 +1,6 @@
 """Who may come in, and as whom: one-time sign-in links e-mailed to directory people, server-side
-web sessions, the TOTP second factor, and the signed "acknowledge" links in task e-mails.
+web sessions, and the signed "acknowledge" links in task e-mails (the second factor is in
+second_factor).
 
 Nothing here trusts a name it is handed. A session or link token is random and only its keyed
 hash is stored (signing.keyed_hash), so a copy of the database lets nobody in and a new secret
@@ -9,19 +10,18 @@ key signs everyone out and voids every unused link.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import actor as actors
-from .. import mail, outbox, signing, store_access, store_outbox, totp
+from .. import mail, outbox, signing, store_access, store_outbox
 from ..actor import Actor
+from ..directory import Person
 from ..errors import AccessRefused, InvalidInput, NotFoundError, RateLimited
 from ..i18n import _
 
 if TYPE_CHECKING:
-    from ..directory import Person
     from . import App
 
 SIGN_IN_MINUTES = 15
@@ -61,8 +61,13 @@ class AckLink:
     unit: str
     unit_name: str
     task: str
+    step: int  # the event that handed the task over
     expires_at: datetime
     nonce: str
+
+
+# Whom a sign-in mail for an unknown address is drafted to, before it is thrown away.
+_NOBODY = Person("", "Người nhận", "", "nobody@invalid.example", None, ())
 
 
 def sign_in_context(base_url: str, token: str, client: str) -> dict[str, Any]:
@@ -103,6 +108,10 @@ class Access:
         drafter, now = app.drafter, app.clock()
         address_hash = self._hash("address", address.casefold())
         limit = app.settings["sign_in_per_hour"]
+        # The mail is drafted for an unknown address too, and thrown away: answering sooner
+        # would tell which addresses the directory holds.
+        token = signing.new_token()
+        message = self._sign_in_mail(person or _NOBODY, token, client, now, drafter.sender)
         with app.store.writing() as conn:
             since = now - timedelta(hours=1)
             by_address, by_client = store_access.count_requests(
@@ -113,7 +122,6 @@ class Access:
             store_access.record_request(conn, address_hash, _client_key(client), now)
             if person is None:
                 return
-            token = signing.new_token()
             token_hash = self._hash("sign-in", token)
             store_access.insert_sign_in_link(
                 conn,
@@ -125,7 +133,6 @@ class Access:
                     "used_at": None,
                 },
             )
-            message = self._sign_in_mail(person, token, client, now, drafter.sender)
             rows = outbox.rows([message], None, None, f"sign-in/{token_hash[:24]}", now)  # type: ignore[arg-type]
             for row in rows:
                 row["priority"] = PRIORITY
@@ -262,30 +269,6 @@ class Access:
                 conn, self.app.clock(), ids=ids or [], person=person
             )
 
-    # --- the second factor -------------------------------------------------------------------
-
-    def enrol_totp(self, person_id: str) -> tuple[str, str]:
-        """A new TOTP secret for ``person_id`` (replacing any old one): (secret, otpauth URI)."""
-        person = self.app.directory.person(person_id)
-        secret = totp.new_secret()
-        with self.app.store.writing() as conn:
-            store_access.save_totp(conn, person.id, secret, self.app.clock())
-        issuer = self.app.directory.organisation.get("name", "crisisflow")
-        return secret, totp.provisioning_uri(secret, person.email, issuer)
-
-    def check_second_factor(self, person: str, code: str) -> None:
-        """Refuse unless ``code`` is the person's current TOTP code, not used before. A
-        person who enrolled no second factor needs none."""
-        with self.app.store.writing() as conn:
-            enrolled = store_access.totp_of(conn, person)
-            if enrolled is None:
-                return
-            step = totp.matching_step(enrolled.secret, code, time.time())
-            if step is None or not store_access.spend_totp_step(conn, person, step):
-                raise AccessRefused(
-                    _("the code from your authenticator app is wrong or was used already")
-                )
-
     # --- e-mailed "acknowledge" links -------------------------------------------------------
 
     def ack_link(self, token: str) -> AckLink:
@@ -293,7 +276,8 @@ class Access:
         try:
             link = signing.read_link(self.key, "ack", token)
             ref, unit, task = link.fields["ref"], link.fields["unit"], link.fields["task"]
-        except (signing.BadLink, KeyError):
+            step = int(task.rpartition("@")[2])  # a task is "template@event"
+        except (signing.BadLink, KeyError, ValueError):
             raise AccessRefused(_("this link is not valid; use the link in the e-mail")) from None
         if link.expires <= self.app.clock():
             raise AccessRefused(_("this link has expired with its task"))
@@ -304,7 +288,7 @@ class Access:
             name = self.app.directory.recipient(unit).name
         except NotFoundError:
             raise AccessRefused(_("this link names a unit the directory no longer has")) from None
-        return AckLink(ref, unit, name, task, link.expires, link.nonce)
+        return AckLink(ref, unit, name, task, step, link.expires, link.nonce)
 
     def ack_by_link(self, token: str, client: str) -> list[str]:
         """Record the acknowledgement the link asks for, "via e-mail link", and spend it."""
@@ -315,7 +299,9 @@ class Access:
         def spend(conn: Any) -> None:
             store_access.use_link(conn, link.nonce, "ack", now)
 
-        return self.app.clocks.ack(link.ref, link.unit, actor=actor, also=spend, clockless=True)
+        return self.app.clocks.ack(
+            link.ref, link.unit, actor=actor, also=spend, task_step=link.step
+        )
 
 
 def _status(row: Any, now: datetime, idle: timedelta) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, clock_status, store_clocks, store_incidents
+from .. import authority, clock_status, store_clocks, store_incidents, store_statements
 from ..refs import clean_ref
 
 if TYPE_CHECKING:
@@ -26,40 +26,47 @@ class Board:
             return store_incidents.incident_stamp(conn, clean_ref(ref))
 
     def open_incidents(self, person: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """The open incidents in which ``person`` has a role (the directory's, or one an
-        incident's facts give them or their unit), newest first: ``limit`` of them read
-        from the ``offset``-th open incident on."""
+        """The open incidents in which ``person`` has a role (the directory's, one an
+        incident's facts give them or their unit, or one a written authorisation valid now
+        gives them), newest first: ``limit`` of them from the ``offset``-th on."""
         app = self.app
         now = app.clock()
         with app.store.reading() as conn:
-            rows = store_incidents.open_incidents(conn, limit, offset)
-            clocks = store_clocks.running_of(conn, [r.id for r in rows])
+            rows = store_incidents.open_incidents(conn, MAX_OPEN)
+            authorised = store_statements.authorised_incidents(conn, person, now)
             playbooks = {h: app.catalogue.pinned(conn, h) for h in {r.playbook_hash for r in rows}}
+            own = app.directory.roles_of(person)
+            found = app.directory.people.get(person)
+            unit = found.unit if found is not None else None
+            mine = [
+                r
+                for r in rows
+                if set(playbooks[r.playbook_hash].roles)
+                & authority.roles_of(
+                    person, playbooks[r.playbook_hash], r.facts, own, r.id in authorised, unit
+                )
+            ][offset : offset + limit]
+            clocks = store_clocks.running_of(conn, [r.id for r in mine])
         running: dict[int, list[Any]] = {}
         for clock in clocks:
             running.setdefault(clock.incident_id, []).append(clock)
-        own = app.directory.roles_of(person)
-        found = app.directory.people.get(person)
-        unit = found.unit if found is not None else None
-        board = []
-        for r in rows:
-            playbook = playbooks[r.playbook_hash]
-            roles = authority.roles_of(person, playbook, r.facts, own, False, unit)
-            if not roles & set(playbook.roles):
-                continue
-            state = playbook.states[r.state]
-            board.append(
-                {
-                    "ref": r.ref,
-                    "title": r.title,
-                    "playbook": r.playbook_id,
-                    "state": r.state,
-                    "state_title": dict(state.title),
-                    "owner": state.owner,
-                    "owner_title": dict(playbook.roles.get(state.owner or "", {})),
-                    "opened_at": r.opened_at,
-                    "clocks": clock_status.view(running.get(r.id, []), now),
-                    "undeliverable": int(r.undeliverable),
-                }
-            )
-        return board
+        return [_row(r, playbooks[r.playbook_hash], running.get(r.id, []), now) for r in mine]
+
+
+MAX_OPEN = 10_000  # open incidents looked at for one reader's list
+
+
+def _row(r: Any, playbook: Any, clocks: list[Any], now: Any) -> dict[str, Any]:
+    state = playbook.states[r.state]
+    return {
+        "ref": r.ref,
+        "title": r.title,
+        "playbook": r.playbook_id,
+        "state": r.state,
+        "state_title": dict(state.title),
+        "owner": state.owner,
+        "owner_title": dict(playbook.roles.get(state.owner or "", {})),
+        "opened_at": r.opened_at,
+        "clocks": clock_status.view(clocks, now),
+        "undeliverable": int(r.undeliverable),
+    }

@@ -61,6 +61,37 @@ class ClockCases:
         with self.app.store.writing() as conn:
             store_clocks.update_deadline(conn, deadline_id, {"next_notice_at": until})
 
+    def _awaiting(
+        self, conn: Any, row: Any, incident: IncidentView, unit: str, task_step: int | None
+    ) -> list[Any]:
+        """The clocks ``unit`` acknowledges: all its running, unacknowledged ones, or with
+        ``task_step`` only those the step that handed it the task started."""
+        drafter = self.app.drafter
+        mine = [
+            d
+            for d in store_clocks.deadlines_of(conn, row.id)
+            if d.owner and unit in {r.id for r in drafter.recipients(d.owner, incident)}
+        ]
+        owned = [d for d in mine if d.status == RUNNING and d.acknowledged_at is None]
+        if task_step is not None:
+            started = store_incidents.event_time(conn, row.id, task_step)
+            of_task = [d for d in mine if d.entered_at == started]
+            owned = [d for d in owned if d in of_task]
+            if of_task and not owned:
+                raise InvalidInput(
+                    _("{ref}: this task of {unit} is done or was acknowledged already").format(
+                        ref=row.ref, unit=unit
+                    )
+                )
+            return owned  # none: a task no clock measures, acknowledged in the history
+        if not owned:
+            raise InvalidInput(
+                _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
+                    ref=row.ref, unit=unit
+                )
+            )
+        return owned
+
     def ack(
         self,
         ref: str,
@@ -68,15 +99,19 @@ class ClockCases:
         *,
         actor: Actor,
         also: Callable[[Any], None] | None = None,
-        clockless: bool = False,
+        task_step: int | None = None,
     ) -> list[str]:
         """Record that ``unit`` took on its tasks in incident ``ref``: its running clocks get
         no more reminders (escalation, if one runs out, still happens). ``also(conn)`` runs
-        in the same transaction (spending the e-mailed link that asked for it). With
-        ``clockless``, a task no clock measures (a review asked of the legal office) is
-        acknowledged too, in the history only."""
+        in the same transaction (spending the e-mailed link that asked for it).
+
+        ``task_step`` (an e-mailed link's): the task handed over at that event, and only it.
+        Its clocks are those the step started for the unit; a task no clock measures (a
+        review asked of the legal office) is acknowledged in the history only; a task whose
+        clocks all stopped or were acknowledged is refused."""
         app = self.app
-        directory, drafter = app.directory, app.drafter
+        directory = app.directory
+        app.drafter  # noqa: B018 - loaded before the transaction
         if unit not in directory.units and unit not in directory.people:
             raise NotFoundError(
                 _("unknown unit {unit!r}; known: {known}").format(
@@ -87,20 +122,7 @@ class ClockCases:
         with app.store.writing() as conn:
             row = incident_row(conn, ref, lock=True)
             incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
-            owned = [
-                d
-                for d in store_clocks.deadlines_of(conn, row.id)
-                if d.status == RUNNING
-                and d.acknowledged_at is None
-                and d.owner
-                and unit in {r.id for r in drafter.recipients(d.owner, incident)}
-            ]
-            if not owned and not clockless:
-                raise InvalidInput(
-                    _("{ref}: {unit} owns no running task that awaits acknowledgement").format(
-                        ref=row.ref, unit=unit
-                    )
-                )
+            owned = self._awaiting(conn, row, incident, unit, task_step)
             event = history.next_event(
                 row,
                 at=now,

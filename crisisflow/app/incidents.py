@@ -118,9 +118,8 @@ class IncidentCases:
         if not title:
             raise InvalidInput(_("--title: give the incident a short title"))
         note = clean_note(note)
-        refuse_role_assignments(
-            playbook, given or {}, None, set(app.directory.roles_of(actor.person))
-        )
+        roles = authority.acting_roles(actor, app.directory.roles_of)  # --as lends none
+        refuse_role_assignments(playbook, given or {}, None, set(roles))
         facts = factlib.with_defaults(
             playbook, factlib.apply(playbook, {}, given or {}, app.directory, app.tz)
         )

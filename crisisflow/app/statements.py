@@ -304,19 +304,15 @@ class StatementCases:
     def authorise(self, ref: str, person: str, until: str, *, actor: Actor) -> StatementChange:
         """A written authorisation for ``person`` to speak on and approve for this incident
         until ``until``: granted by an approver in their own right (no sub-delegation)."""
-        from ..facts import parse_time
-
         app = self.app
+        allowed = app.settings["on_behalf_approvals"] == "allowed"
+        authority.refuse_on_behalf(actor, {"authorised"}, allowed)
         grantee = app.directory.person(person)
-        span = re.fullmatch(r"\s*(\d{1,4})\s*([hd])\s*", until)
-        if span:  # a span from now: 24h, 3d
-            hours = int(span[1]) * (24 if span[2] == "d" else 1)
-            valid_until = app.clock() + timedelta(hours=hours)
-        else:
-            valid_until = parse_time(until, app.tz, "--until")
+        valid_until = _until(until, app.clock(), app.tz)
 
         def work(conn: Any, s: Situation) -> dict[str, Any]:
-            if not authority.may_grant(s.playbook.policy, app.directory.roles_of(actor.person)):
+            own = authority.acting_roles(actor, app.directory.roles_of)  # no --as lending
+            if not authority.may_grant(s.playbook.policy, own):
                 raise TransitionRefused(
                     _(
                         "only the approver ({role}) in their own right may authorise; an "
@@ -364,6 +360,16 @@ class StatementCases:
             }
 
         return self._change(ref, actor, "authorisation", "authorised", work)
+
+
+def _until(text: str, now: datetime, tz: Any) -> datetime:
+    """When an authorisation ends: a time, or a span from now (24h, 3d)."""
+    from ..facts import parse_time
+
+    span = re.fullmatch(r"\s*(\d{1,4})\s*([hd])\s*", text)
+    if span:
+        return now + timedelta(hours=int(span[1]) * (24 if span[2] == "d" else 1))
+    return parse_time(text, tz, "--until")
 
 
 def _template(playbook: Playbook, purpose: str) -> str:

@@ -3,6 +3,7 @@ as the command line: a decision on a statement (bound to the text on screen) and
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -35,19 +36,21 @@ async def decide(request: Request) -> Response:
     if action not in DECISIONS:
         raise InvalidInput(_("unknown decision {action!r}").format(action=action))
     sha256 = fields.get("sha256", "")
-    if action != "reject" and viewer.second_factor:
-        site.access.check_second_factor(viewer.person, fields.get("code", ""))
+    # Approving and publishing ask for the second factor, if the person enrolled one.
+    code = fields.get("code", "") if action != "reject" else None
+    guard = site.second_factor.required(viewer.person, code) if code is not None else nullcontext()
     try:
-        site.decisions.decide(
-            ref,
-            kind,
-            action,
-            sha256,
-            actor=viewer.actor(site.client(request)),
-            reason=fields.get("reason") or None,
-            channel=fields.get("channel") or None,
-            url=fields.get("url") or None,
-        )
+        with guard:
+            site.decisions.decide(
+                ref,
+                kind,
+                action,
+                sha256,
+                actor=viewer.actor(site.client(request)),
+                reason=fields.get("reason") or None,
+                channel=fields.get("channel") or None,
+                url=fields.get("url") or None,
+            )
     except TextChanged as exc:
         return statement_page(request, ref, kind, status=409, notice=str(exc), seen=sha256)
     target = f"/incidents/{quote(ref)}/statements/{quote(kind)}?done={action}"

@@ -16,11 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import (
     AccessRefused,
+    ConfigError,
     ConflictError,
     CrisisflowError,
     InvalidInput,
     NotFoundError,
     RateLimited,
+    StorageError,
     TransitionRefused,
 )
 
@@ -116,6 +118,8 @@ def safe_next(target: str | None) -> str:
 
 
 _STATUS = (
+    (StorageError, 503),  # the database is unreachable: try again later
+    (ConfigError, 500),  # the workspace is broken: the office must mend it
     (AccessRefused, 403),
     (RateLimited, 429),
     (NotFoundError, 404),

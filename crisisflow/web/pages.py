@@ -120,10 +120,18 @@ def statement_page(
         diff=diff,
         compare_to=compare_to,
         notice=notice,
-        done=request.query_params.get("done") if status == 200 else None,
+        done=_done(request.query_params.get("done"), shown["status"]) if status == 200 else None,
         may_approve=latest and rights.approve and shown["status"] == "submitted",
         may_publish=latest and rights.publish and shown["status"] == "approved",
     )
+
+
+# What a decision leaves a statement as: "done" is said only when the statement shows it.
+_DONE = {"approve": ("approved", "published"), "reject": ("rejected",), "publish": ("published",)}
+
+
+def _done(decision: str | None, status: str) -> str | None:
+    return decision if decision and status in _DONE.get(decision, ()) else None
 
 
 async def statement(request: Request) -> Response:

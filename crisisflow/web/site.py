@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..app.access import Access, SignedIn
     from ..app.board import Board
     from ..app.decisions import Decisions
+    from ..app.second_factor import SecondFactor
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "cf_session"
@@ -82,6 +83,12 @@ class Site:
         return Decisions(self.app)
 
     @cached_property
+    def second_factor(self) -> SecondFactor:
+        from ..app.second_factor import SecondFactor
+
+        return SecondFactor(self.app)
+
+    @cached_property
     def board(self) -> Board:
         from ..app.board import Board
 
@@ -110,6 +117,7 @@ class Site:
     def viewer(self, request: Request) -> SignedIn | None:
         """The signed-in person making this request, once per request."""
         if "viewer" not in request.scope.setdefault("crisisflow", {}):
+            self.app.reread_directory()  # a person removed from it is signed out at once
             cookie = request.cookies.get(SESSION_COOKIE, "")
             request.scope["crisisflow"]["viewer"] = self.access.session(cookie) if cookie else None
         found: SignedIn | None = request.scope["crisisflow"]["viewer"]

@@ -70,6 +70,8 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(64), nullable=False),
         sa.Column("enrolled_at", UTCDateTime(), nullable=False),
         sa.Column("last_step", sa.Integer(), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("failed_at", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("person", name="pk_totp_secrets"),
     )
 
