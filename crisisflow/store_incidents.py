@@ -155,7 +155,14 @@ def event_time(conn: Connection, incident_id: int, seq: int) -> Any:
     return conn.execute(query).scalar_one_or_none()
 
 
-def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
+def open_playbooks(conn: Connection) -> set[str]:
+    """The pinned playbook versions open incidents run on."""
+    inc = m.incidents
+    query = sa.select(inc.c.playbook_hash).where(inc.c.closed_at.is_(None)).distinct()
+    return set(conn.execute(query).scalars())
+
+
+def open_incidents(conn: Connection, limit: int, offset: int = 0) -> Sequence[Any]:
     """Open incidents, newest first, with their pinned playbook and undeliverable mail."""
     inc, ob = m.incidents, m.outbox
     undeliverable = (
@@ -178,6 +185,7 @@ def open_incidents(conn: Connection, limit: int) -> Sequence[Any]:
         .where(inc.c.closed_at.is_(None))
         .order_by(inc.c.opened_at.desc(), inc.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return conn.execute(query).all()
 
