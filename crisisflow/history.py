@@ -19,6 +19,11 @@ from .errors import ConflictError
 from .i18n import _
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored time as the JSON views give it (ISO 8601, UTC), or None."""
+    return value.isoformat() if value else None
+
+
 def plain_json(value: Any) -> Any:
     """A JSON-safe copy (tuples → lists, datetimes → ISO text), as it will read back."""
     return json.loads(

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import authority, store_statements
 from .errors import InvalidInput, NotFoundError, TransitionRefused
+from .history import iso
 from .i18n import _
 from .policy import Policy
 
@@ -91,17 +92,13 @@ def unified_diff(kind: str, old: Any, new: Any) -> str:
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def action_data(a: Any) -> dict[str, Any]:
     return {
         "action": a.action,
         "version": a.number,
         "sha256": a.text_hash,
         "actor": a.actor,
-        "at": _iso(a.at),
+        "at": iso(a.at),
         "reason": a.reason,
         "channel": a.channel,
         "url": a.url,

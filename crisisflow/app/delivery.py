@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store_outbox
 from ..errors import CrisisflowError, NotFoundError, UndeliverableMail
+from ..history import iso
 from ..i18n import _, ngettext
 from ..refs import clean_ref
 
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from ..dispatch import Dispatcher, Report
     from ..mailbox import Sink, Stored
     from . import App
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 class Delivery:
@@ -134,11 +131,11 @@ class Delivery:
                 "subject": r.subject,
                 "status": r.status,
                 "attempts": r.attempts,
-                "next_attempt_at": _iso(r.next_attempt_at),
+                "next_attempt_at": iso(r.next_attempt_at),
                 "last_reply": r.last_error,
                 "message_id": r.message_id,
-                "created_at": _iso(r.created_at),
-                "sent_at": _iso(r.sent_at),
+                "created_at": iso(r.created_at),
+                "sent_at": iso(r.sent_at),
             }
             for r in rows
         ]

@@ -4,21 +4,18 @@ out, and the verification of every audit chain. Nothing here writes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import audit, clock_status, store_clocks, store_incidents, store_outbox, store_statements
 from ..errors import AuditBroken
+from ..history import iso
 from ..i18n import _
 from ..refs import clean_ref
 from .lookup import incident_row, next_steps
 
 if TYPE_CHECKING:
     from . import App
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 class Records:
@@ -53,9 +50,9 @@ class Records:
             "final": state.final,
             "facts": row.facts,
             "timestamps": row.stamps,
-            "opened_at": _iso(row.opened_at),
-            "updated_at": _iso(row.updated_at),
-            "closed_at": _iso(row.closed_at),
+            "opened_at": iso(row.opened_at),
+            "updated_at": iso(row.updated_at),
+            "closed_at": iso(row.closed_at),
             "version": row.version,
             "allowed": next_steps(playbook, row.state),
             "events": [_event(e) for e in events],
@@ -79,7 +76,7 @@ class Records:
                 "title": r.title,
                 "clock": r.clock,
                 "rule": r.rule,
-                "due_at": _iso(r.due_at),
+                "due_at": iso(r.due_at),
                 "overdue": r.due_at < now,
             }
             for r in rows
@@ -102,7 +99,7 @@ class Records:
                         "ref": row.ref,
                         "events": len(events),
                         "broken_at": broken,
-                        "entered": [{**x, "at": _iso(x["at"])} for x in entered_for_others(events)],
+                        "entered": [{**x, "at": iso(x["at"])} for x in entered_for_others(events)],
                     }
                 )
         broken_refs = [r["ref"] for r in results if r["broken_at"] is not None]
@@ -128,9 +125,9 @@ class Records:
                 "playbook": r.playbook_id,
                 "state": r.state,
                 "title": r.title,
-                "opened_at": _iso(r.opened_at),
-                "updated_at": _iso(r.updated_at),
-                "closed_at": _iso(r.closed_at),
+                "opened_at": iso(r.opened_at),
+                "updated_at": iso(r.updated_at),
+                "closed_at": iso(r.closed_at),
                 "undeliverable": int(r.undeliverable),
             }
             for r in rows
@@ -170,7 +167,7 @@ def on_behalf_decisions(events: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 def _event(e: Any) -> dict[str, Any]:
     return {
         "seq": e.seq,
-        "at": _iso(e.at),
+        "at": iso(e.at),
         "actor": e.actor,
         "kind": e.kind,
         "trigger": e.trigger,
@@ -192,10 +189,10 @@ def _message(msg: Any) -> dict[str, Any]:
         "template": msg.template,
         "status": msg.status,
         "attempts": msg.attempts,
-        "next_attempt_at": _iso(msg.next_attempt_at),
+        "next_attempt_at": iso(msg.next_attempt_at),
         "last_error": msg.last_error,
-        "created_at": _iso(msg.created_at),
-        "sent_at": _iso(msg.sent_at),
+        "created_at": iso(msg.created_at),
+        "sent_at": iso(msg.sent_at),
     }
 
 
@@ -212,7 +209,7 @@ def _statements(rows: Any) -> list[dict[str, Any]]:
                 "template": s.template,
                 "lang": s.lang,
                 "author": s.author,
-                "created_at": _iso(s.created_at),
+                "created_at": iso(s.created_at),
             }
         )
     return list(statements.values())

@@ -16,6 +16,7 @@ from ..actor import Actor
 from ..drafting import view_of
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
 from ..facts import clean_document
+from ..history import iso
 from ..i18n import _
 from . import effects
 from .effects import press_mailer
@@ -24,10 +25,6 @@ from .lookup import incident_row
 if TYPE_CHECKING:
     from ..playbook import Playbook
     from . import App
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class StatementCases:
                 "status": s.status,
                 "title": s.current.title,
                 "sha256": s.current.text_hash,
-                "updated_at": _iso(s.current.created_at),
+                "updated_at": iso(s.current.created_at),
             }
             for s in statements.values()
         ]
@@ -112,7 +109,7 @@ class StatementCases:
             "text": v.text,
             "sha256": v.text_hash,
             "author": v.author,
-            "created_at": _iso(v.created_at),
+            "created_at": iso(v.created_at),
             "corrects": corrects,
             "actions": [stmts.action_data(a) for a in statement.actions],
         }
