@@ -19,6 +19,7 @@ from . import mail
 from .directory import EMAIL_RE, Directory, Recipient
 from .errors import ConfigError
 from .i18n import _
+from .later import Later
 from .machine import Draft, Notify
 from .playbook import Playbook
 from .render import Renderer
@@ -42,7 +43,7 @@ class IncidentView:
     stamps: dict[str, datetime]
     opened_at: datetime
     # Decisions entered on behalf so far (the records' on_behalf_decisions), for the review.
-    on_behalf: tuple[dict[str, Any], ...] = ()
+    on_behalf: Sequence[dict[str, Any]] = ()
 
 
 @dataclass
@@ -218,14 +219,7 @@ class Drafter:
                 "timestamps": dict(incident.stamps),
                 "opened_at": incident.opened_at,
                 "playbook": playbook.title.get_lang(lang),
-                "on_behalf": [
-                    {
-                        **d,
-                        "person": self.person_card(d["person"]),
-                        "entered_by": self.person_card(d["entered_by"]),
-                    }
-                    for d in incident.on_behalf
-                ],
+                "on_behalf": Later(lambda: [self._carded(d) for d in incident.on_behalf]),
             },
             "org": dict(directory.organisation),
             "actor": (
@@ -241,6 +235,13 @@ class Drafter:
             "lang": lang,
             "workspace_command": "crisisflow",
             **NO_LINKS,
+        }
+
+    def _carded(self, decision: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **decision,
+            "person": self.person_card(decision["person"]),
+            "entered_by": self.person_card(decision["entered_by"]),
         }
 
     def person_card(self, person_id: str) -> dict[str, str]:

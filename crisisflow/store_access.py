@@ -61,11 +61,6 @@ def take_sign_in_link(conn: Connection, token_hash: str, now: datetime) -> Any:
     ).one_or_none()
 
 
-def sign_in_link(conn: Connection, token_hash: str) -> Any:
-    links = m.sign_in_links
-    return conn.execute(sa.select(links).where(links.c.token_hash == token_hash)).one_or_none()
-
-
 # --- sessions --------------------------------------------------------------------------------
 
 

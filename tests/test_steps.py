@@ -298,3 +298,22 @@ def test_a_clock_that_cannot_be_notified_does_not_hold_up_the_others(
     result = CliRunner().invoke(cli, ["tick"], env=env)
     assert "notice(s) queued" in result.stdout
     later.close()
+
+
+def test_the_review_a_step_drafts_lists_the_decisions_entered_on_behalf(app: App) -> None:
+    """The after-action report a rumour's review step drafts names who decided by phone and
+    who entered it; the list is read only for a template that shows it."""
+    ref = app.incidents.open("rumour", "Tin đồn vỡ đê", actor=app.identify()).ref
+    app.incidents.advance(ref, "assess", actor=app.identify())
+    given = {"spread": "high", "field_unit": "ubnd-cua-tung"}
+    app.incidents.advance(ref, "check", given=given, actor=app.identify())
+    facts = {"verified_facts": "Đê vẫn an toàn."}
+    app.incidents.advance(ref, "decide", given=facts, actor=app.identify())
+    by_phone = "Chủ tịch chỉ đạo qua điện thoại: chỉ theo dõi."
+    on_behalf = app.identify("chu-tich", on_behalf=by_phone)
+    app.incidents.advance(ref, "monitor_only", note=by_phone, actor=on_behalf)
+    app.incidents.advance(ref, "close", actor=app.identify())
+    app.incidents.advance(ref, "review", note="Họp rút kinh nghiệm.", actor=app.identify())
+    report = app.statements.show(ref, "after_action_report")["text"]
+    assert by_phone in report
+    assert app.directory.people["truc-ban"].name in report

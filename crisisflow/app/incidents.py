@@ -18,6 +18,7 @@ from ..actor import Actor
 from ..drafting import IncidentView, stamps_from_json, stamps_to_json
 from ..errors import ConflictError, InvalidInput
 from ..i18n import _
+from ..later import Later
 from . import effects
 from .lookup import incident_row, next_steps
 from .records import on_behalf_decisions
@@ -277,10 +278,11 @@ class IncidentCases:
     ) -> Outcome:
         """Write the fired step: the incident, its event, its drafts, statement actions and
         e-mails, inside the caller's transaction."""
-        decisions: tuple[dict[str, Any], ...] = ()
-        if any(isinstance(e, machine.Draft) for e in model.effects):  # a review lists them
+
+        def decisions() -> list[dict[str, Any]]:  # read only if a template lists them
             events = store_incidents.events_of(conn, row.id)
-            decisions = tuple(on_behalf_decisions(e._mapping for e in events))
+            return on_behalf_decisions(e._mapping for e in events)
+
         incident = IncidentView(
             row.ref,
             row.title,
@@ -289,7 +291,7 @@ class IncidentCases:
             model.facts,
             model.stamps,
             row.opened_at,
-            decisions,
+            Later(decisions),
         )
         rendered = writer.render(incident, model, trigger=model.fired)
         changed = {k: v for k, v in model.facts.items() if row.facts.get(k) != v}
