@@ -227,15 +227,13 @@ def worker(ctx: click.Context) -> None:
     from . import views
 
     app = get_app(ctx)
-    click.echo(
-        _("worker: delivering through {host}:{port}; stop with Ctrl-C").format(
-            host=app.settings["smtp_host"], port=app.settings["smtp_port"]
-        ),
-        err=True,
+    banner = _("worker: delivering through {host}:{port}; stop with Ctrl-C").format(
+        host=app.settings["smtp_host"], port=app.settings["smtp_port"]
     )
     total = app.delivery.run_worker(
         lambda report: click.echo(views.report_text(report)),
         lambda problem: click.echo(_("error: {message}").format(message=problem), err=True),
+        lambda: click.echo(banner, err=True),  # once Ctrl-C and SIGTERM stop it cleanly
     )
     click.echo(
         _("worker stopped; in all: {summary}").format(summary=views.report_text(total)), err=True

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -38,11 +39,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     web = build(app)  # a missing secret key or a broken directory stops it here, in one line
     _check_free(host, port)
     proxies = app.settings["forwarded_allow_ips"].strip()
-    click.echo(
-        _("serving {url} on http://{host}:{port}; Ctrl+C stops").format(
-            url=app.settings["base_url"], host=host, port=port
-        ),
-        err=True,
+    banner = _("serving {url} on http://{host}:{port}; Ctrl+C stops").format(
+        url=app.settings["base_url"], host=host, port=port
     )
     config = uvicorn.Config(
         web,
@@ -53,10 +51,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         server_header=False,
         log_level="warning",
     )
-    _stopping_server()(config).run()
+    _stopping_server(lambda: click.echo(banner, err=True))(config).run()
 
 
-def _stopping_server() -> type:
+def _stopping_server(on_start: Callable[[], None]) -> type:
     import contextlib
     import signal
     from collections.abc import Iterator
@@ -73,6 +71,7 @@ def _stopping_server() -> type:
                 self.should_exit = True
 
             previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            on_start()  # the banner says it is up once the signals stop it cleanly
             try:
                 yield
             finally:

@@ -77,9 +77,12 @@ class Delivery:
         self,
         on_report: Callable[[Report], None] | None = None,
         on_problem: Callable[[str], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> Report:
         """Deliver continuously until SIGINT or SIGTERM, then finish cleanly. A clock that
-        cannot be ticked is told to ``on_problem`` (once per message) and delivery goes on."""
+        cannot be ticked is told to ``on_problem`` (once per message) and delivery goes on.
+        ``on_start`` is called once the signals are caught: from then on, they stop it
+        cleanly."""
         import asyncio
         import signal
 
@@ -102,6 +105,8 @@ class Delivery:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            if on_start is not None:
+                on_start()
             dispatcher = self.dispatcher()
             try:
                 return await dispatcher.run_forever(
