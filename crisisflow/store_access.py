@@ -97,6 +97,12 @@ def revoke_sessions(
     return sorted(row.id for row in done)
 
 
+def session_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Which of these session ids exist."""
+    s = m.web_sessions
+    return set(conn.execute(sa.select(s.c.id).where(s.c.id.in_(list(ids)))).scalars())
+
+
 def sessions(conn: Connection, since: datetime, limit: int) -> Sequence[Any]:
     """Sessions created since ``since``, newest first."""
     s = m.web_sessions

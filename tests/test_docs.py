@@ -148,6 +148,34 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float) 
             time.sleep(0.05)
 
 
+def start(command: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A README command running in the background, as `bash` runs it; its errors kept."""
+    return subprocess.Popen(
+        ["bash", "-c", "exec " + command],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def until_stopped(command: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, bytes]:
+    """Run a command that runs until SIGTERM: once its banner says SIGINT and SIGTERM stop it
+    cleanly, stop it; (its exit code, what it wrote to stderr)."""
+    process = start(command, cwd, env)
+    assert process.stderr is not None
+    started = process.stderr.readline()
+    time.sleep(0.5)  # let it do a little of its work
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, errors = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, errors = process.communicate()
+    return process.returncode, started + errors
+
+
 def test_readme_examples_run(tmp_path: Path) -> None:
     """Every example of the README's walkthrough, in order, in a workspace made by its own first
     command (`crisisflow init vinh-linh && cd vinh-linh`), each through bash with the installed
@@ -192,38 +220,14 @@ def test_readme_examples_run(tmp_path: Path) -> None:
             seen.add(words)
             want = _DOCUMENTED_EXIT.get(command, 0)
             if match := _BACKGROUND.match(command):
-                process = subprocess.Popen(
-                    ["bash", "-c", "exec " + match["command"]],
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
+                process = start(match["command"], cwd, env)
                 _wait_for_port(port, process, 15)
                 background.append((number, command, process))
                 continue
             if command.startswith(_UNTIL_STOPPED):
-                process = subprocess.Popen(
-                    ["bash", "-c", "exec " + command],
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-                assert process.stderr is not None
-                started = process.stderr.readline()  # its banner: it is up
-                time.sleep(1)
-                process.send_signal(signal.SIGTERM)
-                try:
-                    _, errors = process.communicate(timeout=15)
-                    errors = started + errors
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    _, errors = process.communicate()
-                if process.returncode != want:
-                    failed(number, command, process.returncode, errors, want)
+                code, errors = until_stopped(command, cwd, env)
+                if code != want:
+                    failed(number, command, code, errors, want)
                 continue
             done = subprocess.run(
                 ["bash", "-c", f'set -o pipefail\n{command}\ns=$?\npwd > "{where}"\nexit $s'],

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +24,15 @@ from crisisflow.mailbox import Sink
 from crisisflow.workspace import init
 
 from .conftest import MEDIA_CRISIS_PATH, bind_login, walk
-from .test_docs import _BACKGROUND, ROOT, _free_port, _wait_for_port, readme_examples
+from .test_docs import (
+    _BACKGROUND,
+    ROOT,
+    _free_port,
+    _wait_for_port,
+    readme_examples,
+    start,
+    until_stopped,
+)
 from .web_support import sign_in_links
 
 REF = "KC-2026-0001"
@@ -56,25 +63,13 @@ def _edited(app: App) -> None:
     app.statements.edit(REF, "initial_info", text + "\nCâu bổ sung.\n", actor=app.identify())
 
 
-def _resubmitted(app: App, ws: Path) -> None:
-    """Edited and submitted again; and the workspace lets the duty officer enter the
-    Chairman's decision given by phone (the example of `advance ... --on-behalf`)."""
-    _edited(app)
-    app.statements.submit(REF, "initial_info", actor=app.identify())
-    settings = ws / "crisisflow.toml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8") + 'on_behalf_approvals = "allowed"\n',
-        encoding="utf-8",
-    )
-
-
 # Scenario name → the walk of KC-2026-0001, then what else it needs.
 Prepare = Callable[[App, Path], None]
 SCENARIOS: dict[str, tuple[list[tuple[str, dict[str, object]]], Prepare | None]] = {
     "triage": (_to("verify"), None),
     "verifying": (_to("assess"), None),
     "drafting": (_to("submit", 2), None),
-    "approval": (_to("approve"), lambda app, ws: _resubmitted(app, ws)),
+    "approval": (_to("approve"), _resubmitted),
     "chairman": (_to("approve"), lambda app, ws: bind_login(ws, "chu-tich")),
     "approved": (_to("publish"), None),
     "published": (_to("close"), None),
@@ -186,34 +181,14 @@ def _environment(folder: Path) -> dict[str, str]:
 def _run(command: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, bytes]:
     """Run one example as a person would: in the background, until stopped, or to its end."""
     if match := _BACKGROUND.match(command):
-        process = subprocess.Popen(
-            ["bash", "-c", "exec " + match["command"]],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        process = start(match["command"], cwd, env)
         _wait_for_port(int(env["CRISISFLOW_MAILBOX_PORT"]), process, 15)
         alive = process.poll() is None
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=15)
         return (0 if alive else process.returncode), errors
     if command.startswith(UNTIL_STOPPED):
-        process = subprocess.Popen(
-            ["bash", "-c", "exec " + command],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        assert process.stderr is not None
-        started = process.stderr.readline()  # its banner: it is starting
-        time.sleep(1)  # and now it listens, its signal handlers in place
-        process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=15)
-        return process.returncode, started + errors
+        return until_stopped(command, cwd, env)
     done = subprocess.run(
         ["bash", "-c", f"set -o pipefail\n{command}"],
         cwd=cwd,

@@ -50,6 +50,7 @@ def test_sessions_are_listed_and_revoked(workspace: Path) -> None:
     listed = json.loads(run(workspace, "session", "list", "--json").stdout)
     assert [(s["person"], s["status"]) for s in listed] == [("chu-tich", "active")]
     run(workspace, "session", "revoke", code=8)  # names no session: refused, nothing done
+    assert "no web session 99999" in run(workspace, "session", "revoke", "99999", code=5).stderr
     assert (
         f"ended: {listed[0]['id']}"
         in run(workspace, "session", "revoke", "--person", "chu-tich").stdout

@@ -265,6 +265,13 @@ class Access:
         if person is not None:
             self.app.directory.person(person)
         with self.app.store.writing() as conn:
+            unknown = sorted(set(ids or []) - store_access.session_ids(conn, ids or []))
+            if unknown:
+                raise NotFoundError(
+                    _("no web session {ids}; see `crisisflow session list`").format(
+                        ids=", ".join(map(str, unknown))
+                    )
+                )
             return store_access.revoke_sessions(
                 conn, self.app.clock(), ids=ids or [], person=person
             )
