@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import email
 import http.client
-import os
 import re
 import socket
 import statistics
@@ -64,6 +63,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from advance import cf_start, cf_workspace  # how both benchmarks make their workspace
 from conftest import MEDIA_CRISIS_PATH
 
 # --- the crisisflow API: every call into it is here, to switch in one place ------------------
@@ -71,8 +71,6 @@ from crisisflow import actor as actors
 from crisisflow import models
 from crisisflow.actor import Actor
 from crisisflow.app import App
-from crisisflow.config import load_settings
-from crisisflow.workspace import init
 
 PLAYBOOK = "media-crisis"
 KIND = "initial_info"
@@ -80,23 +78,6 @@ CHAIRMAN = "chu-tich"
 TRIGGERS = [t for t, _ in MEDIA_CRISIS_PATH]
 UP_TO_APPROVAL = MEDIA_CRISIS_PATH[: TRIGGERS.index("approve")]
 UP_TO_MONITORING = MEDIA_CRISIS_PATH[: TRIGGERS.index("close")]
-
-
-def cf_workspace(folder: Path, url: str) -> Path:
-    """A workspace made by `crisisflow init`, its database (schema included) at ``url``."""
-    saved = os.environ.get("CRISISFLOW_DATABASE_URL")
-    os.environ["CRISISFLOW_DATABASE_URL"] = url
-    try:
-        return init(folder).workspace
-    finally:
-        if saved is None:
-            del os.environ["CRISISFLOW_DATABASE_URL"]
-        else:
-            os.environ["CRISISFLOW_DATABASE_URL"] = saved
-
-
-def cf_start(workspace: Path, url: str) -> App:
-    return App(load_settings(workspace, {"database_url": url}))
 
 
 def cf_web(workspace: Path, url: str) -> Any:
