@@ -12,12 +12,12 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import quote
 
-from . import signing
+from . import ical, signing
 from .errors import InvalidInput
 from .i18n import _
 
@@ -234,8 +234,10 @@ def _part(content_type: str, encoding: str, payload: str, extra: str = "") -> st
     )
 
 
+@functools.lru_cache(maxsize=32)
 def _attachment(file: Attachment) -> str:
-    """One attached file. Its name goes into the headers as RFC 2231 parameters when it is
+    """One attached file, encoded once per process: an approval request carries the same
+    document to every approver. Its name goes into the headers as RFC 2231 parameters when it is
     more than plain ASCII, so that no name can break a header or stand for a path."""
     kind = file.content_type
     if _HEADER_BREAK.search(kind) or not _MIME_TYPE.match(kind.partition(";")[0].strip()):
@@ -296,23 +298,10 @@ def _html(text: str, lang: str) -> str:
 
 
 def _ics(deadline: Deadline, subject: str, when: datetime) -> bytes:
-    from icalendar import Alarm, Calendar, Event  # only messages with a deadline need it
-
-    calendar = Calendar()
-    calendar.add("prodid", "-//crisisflow//deadline//VI")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", deadline.uid)
-    event.add("dtstamp", when)
-    event.add("dtstart", deadline.due)
-    event.add("dtend", deadline.due + timedelta(minutes=15))
-    event.add("summary", deadline.summary)
-    event.add("description", subject)
-    alarm = Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", deadline.summary)
-    alarm.add("trigger", timedelta(minutes=-30))
-    event.add_component(alarm)
-    calendar.add_component(event)
-    return bytes(calendar.to_ical())
+    return ical.deadline_event(
+        uid=deadline.uid,
+        due=deadline.due,
+        summary=deadline.summary,
+        description=subject,
+        stamp=when,
+    )

@@ -6,11 +6,12 @@ import email
 import email.policy
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crisisflow import mail
+from crisisflow import ical, mail
 from crisisflow.errors import InvalidInput
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
@@ -128,3 +129,22 @@ def test_attachments_travel_beside_the_deadline_with_rfc_2231_names(
 def test_a_content_type_that_could_add_headers_is_refused() -> None:
     with pytest.raises(InvalidInput):
         compose(attachments=[mail.Attachment("a.docx", "text/plain\r\nBcc: x@example.com", b"")])
+
+
+def test_deadline_event_escapes_text_and_folds_long_lines_for_calendar_programs() -> None:
+    summary = "Hạn xác minh; bờ kè, Cửa Tùng \\ " * 4 + "\r\nBEGIN:VEVENT"
+    raw = ical.deadline_event(
+        uid="kc-2026-0001.mail.task-verify.3@vinhlinh.example",
+        due=NOW,
+        summary=summary,
+        description="[KC-2026-0001] Phiếu giao nhiệm vụ",
+        stamp=NOW - timedelta(hours=2),
+    )
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 75  # RFC 5545 §3.1, in octets
+    assert all(not line.startswith(b"BEGIN:VEVENT") for line in lines[5:])  # no injected line
+    lines[-1].decode("utf-8")
+    event = next(iter(icalendar.Calendar.from_ical(raw).walk("VEVENT")))
+    assert str(event["summary"]) == summary.replace("\r\n", "\n")
+    assert event.decoded("dtstart") == NOW and event.decoded("dtend") == NOW + timedelta(minutes=15)
+    assert event.walk("VALARM")[0].decoded("trigger") == timedelta(minutes=-30)
