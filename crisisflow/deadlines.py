@@ -9,7 +9,7 @@ constraint: however often ``tick`` runs, and however many workers run it, each i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -134,11 +134,15 @@ class Clocks:
         state: str,
         stamps: dict[str, datetime],
         now: datetime,
+        clocks: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Start, re-measure, stop and cancel the incident's clocks for entering ``state``;
-        return what changed, for the command's output and its audit event."""
+        return what changed, for the command's output and its audit event. ``clocks``: the
+        incident's clock rows, when the caller read them with the incident."""
         spec = playbook.states[state]
-        rows = {r.clock: r for r in store_clocks.deadlines_of(conn, incident_id)}
+        if clocks is None:
+            clocks = store_clocks.deadlines_of(conn, incident_id)
+        rows = {r.clock: r for r in clocks}
         changes = [
             change
             for clock in spec.deadlines

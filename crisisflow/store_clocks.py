@@ -26,6 +26,39 @@ def deadlines_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     return conn.execute(_DEADLINES_OF, {"incident_id": incident_id}).all()
 
 
+class ClockRow:
+    """A clock read together with its incident: attribute access and ``_mapping``, as a row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self._mapping = values
+
+
+_CLOCK_PREFIX = "clock__"
+_INCIDENT_WITH_CLOCKS = (
+    sa.select(m.incidents, *(c.label(_CLOCK_PREFIX + c.name) for c in m.deadlines.c))
+    .outerjoin(m.deadlines, m.deadlines.c.incident_id == m.incidents.c.id)
+    .where(m.incidents.c.ref == sa.bindparam("ref"))
+    .order_by(m.deadlines.c.id)
+    .with_for_update(of=m.incidents)
+)
+
+
+def incident_with_clocks(conn: Connection, ref: str) -> tuple[Any, list[ClockRow]]:
+    """The incident ``ref`` locked, and its clocks, in one statement (a step that may start or
+    stop clocks needs both, and each statement is a round trip); (None, []) if there is none."""
+    rows = conn.execute(_INCIDENT_WITH_CLOCKS, {"ref": ref}).all()
+    if not rows:
+        return None, []
+    cut = len(_CLOCK_PREFIX)
+    clocks = [
+        ClockRow({k[cut:]: v for k, v in r._mapping.items() if k.startswith(_CLOCK_PREFIX)})
+        for r in rows
+        if r.clock__id is not None
+    ]
+    return rows[0], clocks
+
+
 def deadline_by_id(conn: Connection, deadline_id: int) -> Any:
     dl = m.deadlines
     return conn.execute(sa.select(dl).where(dl.c.id == deadline_id).with_for_update()).one()

@@ -20,7 +20,7 @@ from ..errors import ConflictError, InvalidInput
 from ..i18n import _
 from ..later import Later
 from . import effects
-from .lookup import incident_row, next_steps
+from .lookup import incident_and_clocks, incident_row, next_steps
 from .records import on_behalf_decisions
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class IncidentCases:
                 conn, incident, incident_id, event, event_id, rendered, model, outcome, fresh
             )
             outcome.clocks = app.clock_keeper.on_enter(
-                conn, incident_id, playbook, model.state, model.stamps, now
+                conn, incident_id, playbook, model.state, model.stamps, now, clocks=[]
             )
         outcome.next = next_steps(playbook, model.state)
         return outcome
@@ -230,7 +230,7 @@ class IncidentCases:
         writer = effects.Writer(app, actor)
         keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
         with authority.explaining_entry(actor), app.store.writing() as conn:
-            row = incident_row(conn, ref, lock=True)
+            row, clocks = incident_and_clocks(conn, ref)
             if expect_state and row.state != expect_state:
                 raise ConflictError(
                     _(
@@ -262,7 +262,7 @@ class IncidentCases:
             state = playbook.states[model.state]
             if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
                 outcome.clocks = keeper.on_enter(
-                    conn, row.id, playbook, model.state, model.stamps, model.now
+                    conn, row.id, playbook, model.state, model.stamps, model.now, clocks
                 )
         outcome.next = next_steps(playbook, model.state)
         return outcome

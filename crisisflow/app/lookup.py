@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import history, store_incidents
+from .. import history, store_clocks, store_incidents
 from ..errors import NotFoundError
 from ..i18n import _
 from ..playbook import Playbook
@@ -19,6 +19,14 @@ def incident_row(conn: Any, ref: str, *, lock: bool = False) -> Any:
     if row is None:
         raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
     return row
+
+
+def incident_and_clocks(conn: Any, ref: str) -> tuple[Any, list[Any]]:
+    """The incident ``ref``, locked as by ``incident_row``, and its clocks."""
+    row, clocks = store_clocks.incident_with_clocks(conn, clean_ref(ref))
+    if row is None:
+        raise NotFoundError(_("no incident {ref}; see `crisisflow list --all`").format(ref=ref))
+    return row, clocks
 
 
 def next_steps(playbook: Playbook, state: str) -> list[dict[str, Any]]:
