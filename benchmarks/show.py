@@ -61,6 +61,8 @@ def cli_prepare(workspace: Path) -> str:
         flags = [f"--set={k}={v}" for k, v in kwargs.get("given", {}).items()]
         if "note" in kwargs:
             flags.append(f"--note={kwargs['note']}")
+        if kwargs.get("confirm_unchanged"):
+            flags.append("--confirm-unchanged")
         if "actor" in kwargs:  # the Chairman's decisions, entered for him as if by phone
             flags += [f"--as={kwargs['actor']}", "--on-behalf"]
             if "note" not in kwargs:

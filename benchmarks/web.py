@@ -76,7 +76,8 @@ PLAYBOOK = "media-crisis"
 KIND = "initial_info"
 CHAIRMAN = "chu-tich"
 TRIGGERS = [t for t, _ in MEDIA_CRISIS_PATH]
-UP_TO_APPROVAL = MEDIA_CRISIS_PATH[: TRIGGERS.index("approve")]
+# Submitted once, awaiting the Chairman (a text he returned would need --confirm-unchanged).
+UP_TO_APPROVAL = MEDIA_CRISIS_PATH[: TRIGGERS.index("submit") + 1]
 UP_TO_MONITORING = MEDIA_CRISIS_PATH[: TRIGGERS.index("close")]
 
 

@@ -101,6 +101,18 @@ def _keep(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return keep
 
 
+def confirm_unchanged_option(f: F) -> F:
+    """``--confirm-unchanged``: approve a text that was returned and not changed since."""
+    return click.option(
+        "--confirm-unchanged",
+        is_flag=True,
+        help=_(
+            "Approve a text that was returned for changes and has not changed since, as it is "
+            "(the history records it)."
+        ),
+    )(f)
+
+
 def as_option(f: F) -> F:
     """``--as PERSON`` and ``--on-behalf``: who acts, when it is not the caller."""
     f = click.option(

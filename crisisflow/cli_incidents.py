@@ -12,6 +12,7 @@ from .cli_common import (
     CrisisflowGroup,
     acting,
     as_option,
+    confirm_unchanged_option,
     get_app,
     json_option,
     limit_option,
@@ -157,6 +158,14 @@ def playbook_show(ctx: click.Context, playbook_id: str, fmt: str) -> None:
     metavar="TIME",
     help=_("When it happened, e.g. '2026-11-26 08:30' or '26/11/2026 08:30'."),
 )
+@click.option(
+    "--received-at",
+    metavar="TIME",
+    help=_(
+        "When the office received the matter, if earlier than now (say how with --note); the "
+        "legal clocks count from then."
+    ),
+)
 @note_option
 @as_option
 @json_option
@@ -167,6 +176,7 @@ def open_(
     title: str,
     assignments: tuple[str, ...],
     occurred_at: str | None,
+    received_at: str | None,
     note: str | None,
     actor: str | None,
     as_json: bool,
@@ -185,6 +195,7 @@ def open_(
         title,
         given=parse_assignments(assignments),
         occurred_at=occurred_at,
+        received_at=received_at,
         actor=acting(ctx, actor, note),
         note=note,
     )
@@ -202,6 +213,7 @@ def open_(
     metavar="STATE",
     help=_("Refuse unless the incident is still in STATE (guards against races)."),
 )
+@confirm_unchanged_option
 @json_option
 @click.pass_context
 def advance(
@@ -212,6 +224,7 @@ def advance(
     assignments: tuple[str, ...],
     actor: str | None,
     expect_state: str | None,
+    confirm_unchanged: bool,
     as_json: bool,
 ) -> None:
     """Fire TRIGGER on incident REF: change its state, draft statements, queue e-mails.
@@ -231,6 +244,7 @@ def advance(
         given=parse_assignments(assignments),
         actor=acting(ctx, actor, note),
         expect_state=expect_state,
+        confirm_unchanged=confirm_unchanged,
     )
     _print_outcome(app, outcome, as_json)
 

@@ -13,6 +13,7 @@ from .cli_common import (
     F,
     acting,
     as_option,
+    confirm_unchanged_option,
     get_app,
     json_option,
     on_behalf_note_option,
@@ -174,19 +175,25 @@ def statement_submit(ctx: click.Context, ref: str, kind: str, actor: str | None)
 
 @statement.command("approve", context_settings=CONTEXT)
 @statement_args
+@confirm_unchanged_option
 @as_option
 @on_behalf_note_option
 @click.pass_context
-def statement_approve(ctx: click.Context, ref: str, kind: str, actor: str | None) -> None:
+def statement_approve(
+    ctx: click.Context, ref: str, kind: str, confirm_unchanged: bool, actor: str | None
+) -> None:
     """Approve the current text; only the playbook's approver (or a person authorised for this
-    incident) may.
+    incident) may. A text with a blank left to fill is refused; a text returned for changes
+    and not changed since needs --confirm-unchanged.
 
     \b
     Example:
         crisisflow statement approve KC-2026-0001 initial_info
     """
     app = get_app(ctx)
-    result = app.statements.approve(ref, kind, actor=acting(ctx, actor))
+    result = app.statements.approve(
+        ref, kind, actor=acting(ctx, actor), confirm_unchanged=confirm_unchanged
+    )
     _print_change(result, _("{kind} v{version} approved (sha256 {sha256})"))
 
 

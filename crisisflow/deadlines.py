@@ -23,7 +23,8 @@ from .i18n import _
 from .rules import Pack, measure
 
 if TYPE_CHECKING:
-    from .drafting import Drafter, IncidentView
+    from .drafting import Drafter
+    from .incident_view import IncidentView
     from .playbook import Playbook, State
 
 IncidentOf = Callable[[Any, int], "IncidentView"]  # (conn, incident id) → the incident

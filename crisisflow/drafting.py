@@ -11,7 +11,7 @@ import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ from . import mail
 from .directory import EMAIL_RE, Directory, Recipient
 from .errors import ConfigError
 from .i18n import _
+from .incident_view import IncidentView, clock_card
 from .later import Later
 from .machine import Draft, Notify
-from .playbook import Playbook
 from .render import Renderer
 
 APPROVAL_PRIORITY = 10  # an approval request goes out ahead of bulk mail
@@ -29,21 +29,6 @@ ACK_HOURS = 72  # how long the acknowledge link of a task without a due time sta
 # What approval requests (the texts awaiting approval, their pages) and task mail (its
 # acknowledge link) give their templates; other templates get these, empty.
 NO_LINKS = {**dict.fromkeys(("statement", "approval_url", "ack_url")), "statements": ()}
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    """The incident as one step's effects see it (after its state change)."""
-
-    ref: str
-    title: str
-    playbook: Playbook
-    state: str
-    facts: dict[str, Any]
-    stamps: dict[str, datetime]
-    opened_at: datetime
-    # Decisions entered on behalf so far (the records' on_behalf_decisions), for the review.
-    on_behalf: Sequence[dict[str, Any]] = ()
 
 
 @dataclass
@@ -90,27 +75,6 @@ def approval_context(
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def stamps_from_json(raw: dict[str, str]) -> dict[str, datetime]:
-    return {k: datetime.fromisoformat(v) for k, v in raw.items()}
-
-
-def stamps_to_json(stamps: dict[str, datetime]) -> dict[str, str]:
-    return {k: v.astimezone(UTC).isoformat() for k, v in stamps.items()}
-
-
-def view_of(row: Any, playbook: Playbook) -> IncidentView:
-    """A stored incident row as templates see it."""
-    return IncidentView(
-        row.ref,
-        row.title,
-        playbook,
-        row.state,
-        row.facts,
-        stamps_from_json(row.stamps),
-        row.opened_at,
-    )
 
 
 class Drafter:
@@ -220,6 +184,7 @@ class Drafter:
                 "opened_at": incident.opened_at,
                 "playbook": playbook.title.get_lang(lang),
                 "on_behalf": Later(lambda: [self._carded(d) for d in incident.on_behalf]),
+                "clocks": {c.clock: clock_card(c) for c in incident.clocks},
             },
             "org": dict(directory.organisation),
             "actor": (

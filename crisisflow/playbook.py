@@ -62,6 +62,9 @@ class Fact:
     default: Any = None
     choices: tuple[str, ...] = ()
     label: Localized = field(default_factory=Localized)
+    # A person fact that names who fills a role: the person must hold ``holds`` already, in
+    # the directory or by a written authorisation valid for the incident.
+    holds: str | None = None
 
 
 @dataclass(frozen=True)

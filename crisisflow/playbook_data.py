@@ -31,14 +31,16 @@ from .reader import NAME_RE, Reader
 CLOCK_RE = re.compile(r"^[a-z][a-z0-9_.]{0,62}$")
 
 
-def _read_fact(r: Reader, name: str, node: Any, line: int) -> Fact | None:
+def _read_fact(
+    r: Reader, name: str, node: Any, line: int, roles: dict[str, Localized]
+) -> Fact | None:
     where = _("fact {name!r}").format(name=name)
     if not NAME_RE.match(name) or name in RESERVED:
         r.problem(line, _("{where}: not a valid fact name (or a reserved one)").format(where=where))
     spec = r.mapping(node, where, line)
     if spec is None:
         return None
-    r.keys(spec, where, ("type", "required", "default", "choices", "label"), ("type",))
+    r.keys(spec, where, ("type", "required", "default", "choices", "label", "holds"), ("type",))
     kind = spec.get("type")
     if kind not in FACT_TYPES:
         r.problem(
@@ -78,7 +80,16 @@ def _read_fact(r: Reader, name: str, node: Any, line: int) -> Fact | None:
             _("{where}: required must be true or false").format(where=where),
         )
     label = r.localized(spec.get("label", name), where + " label", r.line(spec, "label"))
-    return Fact(name, kind, bool(required), default, choices, label)
+    holds = spec.get("holds")
+    if holds is not None and (kind != "person" or holds not in roles):
+        r.problem(
+            r.line(spec, "holds"),
+            _("{where}: holds names a role of this playbook, and goes with type person").format(
+                where=where
+            ),
+        )
+        holds = None
+    return Fact(name, kind, bool(required), default, choices, label, holds)
 
 
 def _read_steps(
@@ -221,7 +232,7 @@ def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[
     pb_id, version, prefix = _identity(r, top)
     title = r.localized(top.get("title"), "title", r.line(top, "title"))
     roles = _roles(r, top)
-    facts = _facts(r, top)
+    facts = _facts(r, top, roles)
     states = _states(r, top)
     transitions = _transitions(r, top)
     rules = policy.read(
@@ -282,11 +293,11 @@ def _roles(r: Reader, top: dict[str, Any]) -> dict[str, Localized]:
     return roles
 
 
-def _facts(r: Reader, top: dict[str, Any]) -> dict[str, Fact]:
+def _facts(r: Reader, top: dict[str, Any], roles: dict[str, Localized]) -> dict[str, Fact]:
     facts: dict[str, Fact] = {}
     raw_facts = r.mapping(top.get("facts", {}), "facts", r.line(top, "facts")) or {}
     for name, spec in raw_facts.items():
-        fact = _read_fact(r, str(name), spec, r.line(raw_facts, name))
+        fact = _read_fact(r, str(name), spec, r.line(raw_facts, name), roles)
         if fact is not None:
             facts[fact.name] = fact
     return facts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,10 @@ from .i18n import _
 from .policy import Policy
 
 MAX_STATEMENT = 100_000
+# Blanks a draft leaves for a person to fill: a bracketed instruction ("[Nội dung kết quả xác
+# minh: bổ sung trước khi trình ký.]", "[…]") or a dotted leader ("……", "........"). A bracket
+# holding only a number ("[1]") is a reference, not a blank.
+_PLACEHOLDER = re.compile(r"\[(?!\s*\d+\s*\])[^\[\]\n]*\]|…{2,}|\.{4,}|…\.|\.…")
 # Press mail for a published statement: (statement) → the addresses it was queued for.
 PressMailer = Callable[["Statement"], list[str]]
 
@@ -70,6 +75,18 @@ class Statement:
 
     def last(self, action: str) -> Any | None:
         return next((a for a in reversed(self.actions) if a.action == action), None)
+
+    def returned_unchanged(self) -> Any | None:
+        """The rejection of the current text itself, if it was returned and not changed since."""
+        text_hash = self.current.text_hash
+        return next(
+            (
+                a
+                for a in reversed(self.actions)
+                if a.action == "rejected" and a.text_hash == text_hash
+            ),
+            None,
+        )
 
 
 def assemble(heads: list[Any], versions: list[Any], actions: list[Any]) -> dict[str, Statement]:
@@ -155,6 +172,8 @@ class Act:
     channel: str | None = None
     url: str | None = None
     strict: bool = True  # a command says "already done"; a playbook step takes it as done
+    # The approver read the text again after it was returned unchanged, and approves it as is.
+    confirm_unchanged: bool = False
 
 
 def apply(
@@ -178,6 +197,8 @@ def apply(
                 _("{what} is already {status}").format(what=where, status=status)
             )
         return {**summary, "already": status}
+    if act.action == "approved":
+        summary.update(_check_approvable(statement, act, where))
     sent: list[str] = []
     if act.action == "published" and _check_publishable(conn, statement, act, policy):
         sent = press(statement)
@@ -220,6 +241,52 @@ def _refuse_out_of_turn(statement: Statement, act: Act, where: str) -> None:
                 what=where
             )
         )
+
+
+def placeholder(text: str) -> tuple[int, str] | None:
+    """The first blank left to fill in ``text``: its line number and the blank itself."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _PLACEHOLDER.search(line)
+        if found:
+            return number, found.group(0)
+    return None
+
+
+def _check_approvable(statement: Statement, act: Act, where: str) -> dict[str, Any]:
+    """Refuse a text that still has a blank to fill, and a text returned unchanged unless the
+    approver confirms it as it is; say what the history records of that confirmation."""
+    blank = placeholder(statement.current.text)
+    if blank is not None:
+        line, found = blank
+        shown = found if len(found) <= 60 else found[:57] + "..."
+        raise TransitionRefused(
+            _(
+                "{what}, line {line}, still has a blank to fill: {blank}; complete the text "
+                "(`crisisflow statement edit`) before it is approved"
+            ).format(what=where, line=line, blank=shown)
+        )
+    rejected = statement.returned_unchanged()
+    if rejected is None:
+        return {}
+    if not act.confirm_unchanged:
+        raise TransitionRefused(
+            _(
+                "{what} was returned by {who} ({reason}) and has not changed since: edit it, "
+                "or approve this same text with --confirm-unchanged"
+            ).format(what=where, who=rejected.actor, reason=rejected.reason or "-")
+        )
+    return overruled(rejected)
+
+
+def overruled(rejected: Any) -> dict[str, Any]:
+    """What the history records of approving a text its rejection did not change."""
+    return {
+        "confirmed_unchanged": {
+            "rejected_by": rejected.actor,
+            "rejected_at": iso(rejected.at),
+            "reason": rejected.reason,
+        }
+    }
 
 
 def _check_publishable(conn: Any, statement: Statement, act: Act, policy: Policy) -> bool:

@@ -135,13 +135,22 @@ MEDIA_CRISIS_PATH: list[tuple[str, dict[str, object]]] = [
     ),
     ("assign_spokesperson", {"given": {"spokesperson": "chu-tich"}}),
     ("hold", {}),
-    ("publish_holding", {}),
+    ("submit_holding", {}),
+    ("approve_holding", {"actor": "chu-tich"}),
+    ("publish_holding", {"given": {"publish_channel": "portal"}}),
     ("submit", {}),
     ("reject", {"note": "Bổ sung số hộ bị ảnh hưởng.", "actor": "chu-tich"}),
     ("submit", {}),
-    ("approve", {"actor": "chu-tich"}),
+    # The Chairman reads the returned text again and approves it unchanged, saying so.
+    ("approve", {"actor": "chu-tich", "confirm_unchanged": True}),
     ("publish", {"given": {"publish_channel": "press_release"}, "actor": "chu-tich"}),
     ("monitor", {}),
     ("close", {}),
     ("review", {"note": "Đạt mục tiêu thời gian."}),
 ]
+
+
+def through(trigger: str, nth: int = 1) -> list[tuple[str, dict[str, object]]]:
+    """MEDIA_CRISIS_PATH up to and including the ``nth`` firing of ``trigger``."""
+    at = [i for i, (t, _) in enumerate(MEDIA_CRISIS_PATH) if t == trigger][nth - 1]
+    return MEDIA_CRISIS_PATH[: at + 1]

@@ -23,7 +23,7 @@ from crisisflow.errors import (
     TransitionRefused,
 )
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, acting, own, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, acting, own, through, walk
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
 
@@ -138,7 +138,7 @@ def test_advance_refuses_missing_required_input(app: App) -> None:
 
 def test_advance_refuses_when_actor_lacks_the_role(app: App) -> None:
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
-    walk(app, ref, MEDIA_CRISIS_PATH[:7])  # up to approval
+    walk(app, ref, through("submit"))  # up to approval
     before = snapshot(app)
     with pytest.raises(TransitionRefused, match="only the approver"):
         app.incidents.advance(ref, "approve", actor=own(app, "truc-ban"))
@@ -148,14 +148,21 @@ def test_advance_refuses_when_actor_lacks_the_role(app: App) -> None:
 
 def test_person_named_in_a_role_fact_fills_that_role(app: App) -> None:
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    # The Vice-Chairman speaks for this matter by the Chairman's written authorisation.
+    app.statements.authorise(ref, "pho-chu-tich", "24h", actor=own(app, "chu-tich"))
     steps = [
         s
         if s[0] != "assign_spokesperson"
         else ("assign_spokesperson", {"given": {"spokesperson": "pho-chu-tich"}})
-        for s in MEDIA_CRISIS_PATH[:5]
+        for s in through("approve_holding")
     ]
     walk(app, ref, steps)
-    out = app.incidents.advance(ref, "publish_holding", actor=own(app, "pho-chu-tich"))
+    out = app.incidents.advance(
+        ref,
+        "publish_holding",
+        actor=own(app, "pho-chu-tich"),
+        given={"publish_channel": "portal"},
+    )
     assert out.to_state == "drafting"
 
 
@@ -223,7 +230,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("trigger: triage", "trigger: take_up")
-        .replace("version: 3", "version: 4"),
+        .replace("version: 4", "version: 5"),
         encoding="utf-8",
     )
     app.incidents.advance(
@@ -233,7 +240,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     assert app.records.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
     app.incidents.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify())
-    assert app.records.show(ref)["playbook"]["version"] == 3
+    assert app.records.show(ref)["playbook"]["version"] == 4
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:

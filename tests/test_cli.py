@@ -273,6 +273,8 @@ def test_end_to_end_as_a_subprocess(tmp_path: Path, db_url: str) -> None:
             args += ["--set", f"{key}={value}"]
         if "note" in kwargs:
             args += ["--note", str(kwargs["note"])]
+        if kwargs.get("confirm_unchanged"):
+            args.append("--confirm-unchanged")
         # The Chairman's steps are run from the account bound to him.
         bind_login(tmp_path / "ws", kwargs.get("actor"))  # type: ignore[arg-type]
         sh("advance", ref, *args)

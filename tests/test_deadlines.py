@@ -17,7 +17,7 @@ from crisisflow import models, rules
 from crisisflow.app import App
 from crisisflow.cli import cli
 from crisisflow.config import load_settings, shipped
-from crisisflow.errors import AuditBroken
+from crisisflow.errors import AuditBroken, InvalidInput
 
 from .conftest import FakeClock, own
 
@@ -47,7 +47,7 @@ def at_verifying(app: App) -> str:
     "day, rule, hours_after_open",
     [
         (local(2026, 6, 30, 9, 0), "initial_info.occurred", 24 - 1),  # occurred 1 h before opening
-        (local(2026, 7, 1, 9, 0), "initial_info.received", 24 + 0.5),  # received at triage
+        (local(2026, 7, 1, 9, 0), "initial_info.received", 24),  # received when it was opened
     ],
 )
 def test_the_rule_in_force_when_the_clock_starts_applies(
@@ -71,6 +71,37 @@ def test_the_rule_in_force_when_the_clock_starts_applies(
     )
     due = datetime.fromisoformat(measured["due_at"])
     assert due == day.astimezone(UTC) + timedelta(hours=hours_after_open)
+
+
+def test_the_legal_clock_runs_from_receipt_and_a_backdated_receipt_says_why(
+    app: App, clock: FakeClock
+) -> None:
+    clock.now = local(2026, 8, 3, 9, 0).astimezone(UTC)
+    ref = app.incidents.open("rumour", TITLE, actor=app.identify()).ref  # nobody took it up yet
+    measured = clocks(app, ref)["initial_info"]
+    assert measured["rule"] == "initial_info.received" and measured["status"] == "running"
+    assert datetime.fromisoformat(measured["due_at"]) == clock.now + timedelta(hours=24)
+    before = app.records.list_incidents(include_closed=True)
+    for kwargs, said in [
+        ({"received_at": "03/08/2026 07:00"}, "--note"),  # backdated without saying why
+        ({"received_at": "03/08/2026 10:00", "note": "Nhận qua điện thoại."}, "future"),
+        (
+            {"received_at": "03/08/2026 07:00", "occurred_at": "03/08/2026 08:00", "note": "x"},
+            "after the matter was received",
+        ),
+    ]:
+        with pytest.raises(InvalidInput, match=said):
+            app.incidents.open("media-crisis", TITLE, actor=app.identify(), **kwargs)
+    assert app.records.list_incidents(include_closed=True) == before
+    late = app.incidents.open(
+        "media-crisis",
+        TITLE,
+        received_at="03/08/2026 07:00",
+        note="Phóng viên báo tin qua điện thoại lúc 07 giờ; vào sổ lúc 09 giờ.",
+        actor=app.identify(),
+    ).ref
+    due = datetime.fromisoformat(clocks(app, late)["initial_info"]["due_at"])
+    assert due == local(2026, 8, 4, 7, 0).astimezone(UTC)  # 24 h from receipt, not from typing
 
 
 def test_several_rules_the_earliest_due_time_wins() -> None:

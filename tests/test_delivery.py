@@ -19,7 +19,7 @@ from crisisflow.cli import cli
 from crisisflow.config import load_settings
 from crisisflow.errors import DeliveryConfigError, UndeliverableMail
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, walk
+from .conftest import MEDIA_CRISIS_PATH, FakeClock, through, walk
 from .smtp_servers import Recorder, busy_server, refusing_credentials, smtp_server
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
@@ -61,7 +61,9 @@ def test_every_queued_message_is_delivered_with_its_headers(
         walk(app, ref, MEDIA_CRISIS_PATH)
         report = app.delivery.dispatch()
     rows = outbox(app)
-    assert report.sent == len(rows) == len(recorder.received) == 18  # 16 tasks, 2 to the press
+    assert (
+        report.sent == len(rows) == len(recorder.received) == 21
+    )  # 17 tasks; the holding and the initial information each to 2 in the press
     assert {r.status for r in rows} == {"sent"}
     by_id = {m["Message-ID"]: m for m in recorder.messages()}
     assert set(by_id) == {r.message_id for r in rows}
@@ -71,15 +73,17 @@ def test_every_queued_message_is_delivered_with_its_headers(
         assert msg["Subject"].startswith(f"[{ref}]") and msg["Subject"] == row.subject
         assert msg["References"] == f"<incident.{ref.lower()}@vinhlinh.example>"
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
-    approved = app.statements.show(ref, "initial_info")
     press = [by_id[r.message_id] for r in rows if r.template == "press"]
-    assert sorted(m["To"].addresses[0].addr_spec for m in press) == [
-        "thoisu@qrt.example",
-        "toasoan@baoquangtri.example",
-    ]
-    for msg in press:  # exactly the approved text goes out
-        body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
-        assert body == approved["text"] and approved["status"] == "published"
+    for kind in ("holding_statement", "initial_info"):  # exactly the approved texts go out
+        approved = app.statements.show(ref, kind)
+        copies = [m for m in press if m["Subject"].endswith(approved["title"])]
+        assert sorted(m["To"].addresses[0].addr_spec for m in copies) == [
+            "thoisu@qrt.example",
+            "toasoan@baoquangtri.example",
+        ]
+        for msg in copies:
+            body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            assert body == approved["text"] and approved["status"] == "published"
     task = next(m for m in by_id.values() if "Phiếu giao nhiệm vụ" in m["Subject"])
     calendar = icalendar.Calendar.from_ical(next(task.iter_attachments()).get_content())
     event = next(iter(calendar.walk("VEVENT")))
@@ -378,11 +382,14 @@ def test_a_pending_approval_request_is_claimed_before_older_bulk_mail(
             queue_some_mail(app)  # bulk mail, due first
         clock.advance(minutes=10)
         ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
-        walk(app, ref, MEDIA_CRISIS_PATH[:7])  # its last step submits: the approval request
+        walk(app, ref, through("submit"))  # its last step submits: the approval request
         rows = outbox(app)
+        # The holding statement's approval request, the first of two: it goes out ahead of
+        # the bulk mail queued before it.
         request = next(r for r in rows if r.template == "mail/approval-request")
         assert request.priority == 10
-        assert {r.priority for r in rows if r.id != request.id} == {0}
+        others = [r for r in rows if r.template != "mail/approval-request"]
+        assert {r.priority for r in others} == {0}
         assert min(r.next_attempt_at for r in rows) < request.next_attempt_at
         with app.store.writing() as conn:  # one claim, as a busy dispatcher makes it
             first = store_outbox.claim_due(

@@ -57,6 +57,13 @@ def _resubmitted(app: App, ws: Path) -> None:
     )
 
 
+def _resubmitted_to(app: App, ws: Path, person: str) -> None:
+    """Edited after the rejection and submitted again, for ``person`` at this account."""
+    _edited(app)
+    app.statements.submit(REF, "initial_info", actor=app.identify())
+    bind_login(ws, person)
+
+
 def _edited(app: App) -> None:
     """A second version of the initial information, as an officer's edit makes."""
     text = app.statements.show(REF, "initial_info")["text"]
@@ -70,7 +77,7 @@ SCENARIOS: dict[str, tuple[list[tuple[str, dict[str, object]]], Prepare | None]]
     "verifying": (_to("assess"), None),
     "drafting": (_to("submit", 2), None),
     "approval": (_to("approve"), _resubmitted),
-    "chairman": (_to("approve"), lambda app, ws: bind_login(ws, "chu-tich")),
+    "chairman": (_to("approve"), lambda app, ws: _resubmitted_to(app, ws, "chu-tich")),
     "approved": (_to("publish"), None),
     "published": (_to("close"), None),
 }

@@ -5,6 +5,7 @@ decision, which show, the audit, the after-action review and the yearly report s
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,7 @@ TO_APPROVAL = [
     ["verify", "--set", "field_unit=ubnd-cua-tung"],
     ["assess", "--set", "verified_facts=Bờ kè sụt lún 15 m.", "--set", "severity=L3"],
     ["assign_spokesperson", "--set", "spokesperson=chu-tich"],
-    ["hold"],
-    ["publish_holding"],
+    ["skip_holding", "--note", "Đã có kết quả xác minh, soạn ngay thông tin ban đầu"],
     ["submit"],
 ]
 EVENT_KEYS = {"seq", "at", "actor", "kind", "trigger", "from", "to", "note", "data", "hash"}
@@ -238,10 +238,17 @@ def test_the_yearly_report_counts_steps_entered_on_behalf_apart(workspace: Path,
     assert yearly_counts(workspace, at)["entered_on_behalf"] == 0
     approved_and_published_on_behalf(workspace, ref)
     run(workspace, "advance", ref, "monitor")  # the duty officer's own step: not counted
-    run(workspace, "statement", "submit", ref, "holding_statement")
+    run(workspace, "advance", ref, "request_correction", "--note", "Báo X đưa sai số liệu")
+    text = json.loads(
+        run(workspace, "statement", "show", ref, "correction_request", "--json").stdout
+    )
+    filled = workspace / "correction.txt"  # the officer writes in the press agency
+    filled.write_text(re.sub(r"\.{4,}", "Báo X", text["text"]), encoding="utf-8")
+    run(workspace, "statement", "edit", ref, "correction_request", "--file", str(filled))
+    run(workspace, "statement", "submit", ref, "correction_request")
     run(
         workspace,
-        *["statement", "approve", ref, "holding_statement", "--as", "chu-tich"],
+        *["statement", "approve", ref, "correction_request", "--as", "chu-tich"],
         *["--on-behalf", "--note", BY_PHONE],
     )
     counts = yearly_counts(workspace, at)

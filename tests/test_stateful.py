@@ -17,6 +17,7 @@ and every state of every shipped playbook must have been reached.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ from crisisflow.errors import InvalidInput, NotFoundError, TransitionRefused
 from crisisflow.playbook import Fact, Playbook, Step, Transition
 
 from .conftest import START, FakeClock, own
+
+# A blank a draft leaves for a person to fill: a bracketed instruction or a dotted leader.
+BLANK = re.compile(r"\[[^\]\n]*\]|…{2,}|\.{4,}")
 
 # --- the engine, reached only through these functions (switch them when its API changes) ------
 
@@ -97,7 +101,10 @@ def advance(
     note: str | None,
     actor: str | None,
 ) -> None:
-    app.incidents.advance(ref, trigger, given=given, note=note, actor=own(app, actor))
+    # Staff confirm, when asked, that they approve a returned text as it is.
+    app.incidents.advance(
+        ref, trigger, given=given, note=note, actor=own(app, actor), confirm_unchanged=True
+    )
 
 
 def edit_statement(app: App, ref: str, kind: str, text: str, *, actor: str | None) -> None:
@@ -109,7 +116,7 @@ def submit_statement(app: App, ref: str, kind: str, *, actor: str | None) -> Non
 
 
 def approve_statement(app: App, ref: str, kind: str, *, actor: str | None) -> None:
-    app.statements.approve(ref, kind, actor=own(app, actor))
+    app.statements.approve(ref, kind, actor=own(app, actor), confirm_unchanged=True)
 
 
 def authorise(app: App, ref: str, person: str, until: datetime, *, actor: str) -> None:
@@ -454,6 +461,8 @@ def walk_machine(
         def good(self, fact: Fact) -> list[tuple[str, Any]]:
             if fact.type == "choice":
                 return [(c, c) for c in fact.choices]
+            if fact.type == "person" and fact.holds:  # only someone who holds the role now
+                return [(p, p) for p in sorted(org.people) if self.qualified(p, fact.holds)]
             if fact.type == "person":
                 return [(p, p) for p in sorted(org.people)]
             if fact.type == "unit":
@@ -511,6 +520,17 @@ def walk_machine(
             ):
                 return True
             return role in org.roles_of(who)
+
+        def qualified(self, person: str, role: str) -> bool:
+            """Whether ``person`` may be named to ``role``: it is theirs in the directory, or
+            by a written authorisation valid now (never by being named to it)."""
+            return role in org.roles_of(person) or (
+                role in policy.grants
+                and any(
+                    holder == person and start <= clock.now < end
+                    for holder, start, end in self.incident.authorised
+                )
+            )
 
         def needs(self, transition: Transition) -> list[tuple[str, ...]]:
             """Roles an actor must hold one of, each: its actor_is guards, the approver's for a
@@ -596,11 +616,20 @@ def walk_machine(
                 return
             if self.incident.statuses[kind] == "published":
                 self.edit(kind, None)
+            self.fill_blanks(kind)
             if self.incident.statuses[kind] != "submitted":
                 submit_statement(app, self.ref, kind, actor=data.draw(st.sampled_from(people)))
             approvers = [p for p in people if self.holds(p, policy.approver)]
             approve_statement(app, self.ref, kind, actor=data.draw(st.sampled_from(approvers)))
             self.incident.statuses[kind] = "approved"
+
+        def fill_blanks(self, kind: str) -> None:
+            """Write in what a draft left blank ([…], dotted leaders): no approver signs it."""
+            text = statement_text(app, self.ref, kind)
+            filled = BLANK.sub("đã bổ sung", text)
+            if filled != text:
+                edit_statement(app, self.ref, kind, filled, actor=None)
+                self.incident.statuses[kind] = "draft"
 
         def prepare_statements(self, data: st.DataObject, transition: Transition) -> None:
             """The statement steps the transition's guards and actions need first."""
@@ -615,6 +644,8 @@ def walk_machine(
                     self.make_approved(data, step.arg)
                 elif status == "published":
                     self.edit(step.arg, None)
+                if step.kind == "approve_statement":
+                    self.fill_blanks(step.arg)
 
         def addressed(self, roles: tuple[str, ...], facts: dict[str, Any]) -> list[str]:
             """The addresses one notify step writes to, each once: the incident's own fact
@@ -675,7 +706,9 @@ def walk_machine(
             )
             actor = data.draw(st.sampled_from(people), "actor")
             title = data.draw(st.sampled_from(TITLES), "title")
-            expected = self.predict(None, facts, {"opened_at", "occurred_at"}, actor, None)
+            expected = self.predict(
+                None, facts, {"opened_at", "occurred_at", "received_at"}, actor, None
+            )
             ref = open_incident(app, playbook.id, title, given=given, actor=actor)
             self.incident = Incident(ref, playbook.initial, facts)
             self.check({}, expected)

@@ -19,10 +19,10 @@ from crisisflow.config import shipped
 from crisisflow.errors import InvalidInput, NotFoundError, TemplateError, TransitionRefused
 from crisisflow.statements import sha256
 
-from .conftest import MEDIA_CRISIS_PATH, FakeClock, bind_login, own, walk
+from .conftest import FakeClock, bind_login, own, through, walk
 
 TITLE = "Báo điện tử phản ánh sạt lở bờ kè Cửa Tùng"
-UP_TO_APPROVAL = MEDIA_CRISIS_PATH[:7]  # drafted and submitted, awaiting the Chairman
+UP_TO_APPROVAL = through("submit")  # drafted and submitted, awaiting the Chairman
 
 
 def snapshot(app: App) -> dict[str, Any]:
@@ -112,11 +112,16 @@ def test_published_text_is_exactly_the_approved_text(app: App, ref: str) -> None
     assert sorted(published["press"]) == ["thoisu@qrt.example", "toasoan@baoquangtri.example"]
     with app.store.reading() as conn:
         press = (
-            conn.execute(sa.select(models.outbox.c.raw).where(models.outbox.c.template == "press"))
+            conn.execute(
+                sa.select(models.outbox.c.raw).where(
+                    models.outbox.c.template == "press",
+                    models.outbox.c.subject.endswith(shown["title"]),
+                )
+            )
             .scalars()
             .all()
         )
-    assert len(press) == 2
+    assert len(press) == 2  # the holding statement went to the same two addresses before
     with pytest.raises(TransitionRefused, match=r"not approved|already"):
         app.statements.publish(ref, "initial_info", "portal", actor=own(app, "chu-tich"))
 
@@ -325,7 +330,11 @@ def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
     )
     (app.workspace / "playbooks" / "media-crisis.yaml").write_text(edited, encoding="utf-8")
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
-    walk(app, ref, UP_TO_APPROVAL)
+    deputy_approves = [
+        (t, {"actor": "pho-chu-tich"}) if t == "approve_holding" else (t, kw)
+        for t, kw in UP_TO_APPROVAL
+    ]
+    walk(app, ref, deputy_approves)
     with pytest.raises(TransitionRefused, match=r"only the approver \(deputy\)"):
         app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
     app.incidents.advance(ref, "approve", actor=own(app, "pho-chu-tich"))
@@ -357,3 +366,93 @@ def test_an_empty_text_is_never_saved_approved_or_published(app: App, workspace:
     with pytest.raises(InvalidInput, match="empty"):
         app.statements.edit(ref, "initial_info", " \n\u200b\n", actor=app.identify())
     assert snapshot(app) == before
+
+
+def test_approval_is_refused_while_a_blank_is_left_and_names_its_line(app: App, ref: str) -> None:
+    text = app.statements.show(ref, "initial_info")["text"]
+    lines = text.splitlines()
+    for blank in ("[Số hộ dân bị ảnh hưởng: bổ sung.]", "[…]", "Kính gửi: ……………… (tên cơ quan)"):
+        app.statements.edit(
+            ref, "initial_info", "\n".join([*lines[:3], blank, *lines[3:]]), actor=app.identify()
+        )
+        before = snapshot(app)
+        with pytest.raises(TransitionRefused, match=r"line 4, still has a blank to fill"):
+            app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
+        with pytest.raises(TransitionRefused, match=r"line 4, still has a blank to fill"):
+            app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"))
+        assert snapshot(app) == before
+    # A bracketed number is a reference, not a blank; the filled-in text is approved.
+    app.statements.edit(ref, "initial_info", text + "Theo báo cáo [1].\n", actor=app.identify())
+    assert app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))["action"] == (
+        "approved"
+    )
+
+
+def test_a_text_returned_unchanged_is_approved_only_with_a_confirmation_the_history_keeps(
+    app: App, ref: str
+) -> None:
+    reason = "Bổ sung số hộ bị ảnh hưởng."
+    app.incidents.advance(ref, "reject", note=reason, actor=own(app, "chu-tich"))
+    app.incidents.advance(ref, "submit", actor=app.identify())  # the same text again
+    before = snapshot(app)
+    with pytest.raises(TransitionRefused, match=r"returned by chu-tich .* --confirm-unchanged"):
+        app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"))
+    with pytest.raises(TransitionRefused, match="--confirm-unchanged"):
+        app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
+    assert snapshot(app) == before
+    out = app.incidents.advance(ref, "approve", actor=own(app, "chu-tich"), confirm_unchanged=True)
+    assert out.to_state == "approved"
+    event = app.records.show(ref)["events"][-1]
+    confirmed = event["data"]["statements"][0]["confirmed_unchanged"]
+    assert confirmed["rejected_by"] == "chu-tich" and confirmed["reason"] == reason
+    # An edited text is a new text: no confirmation is asked for it.
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(ref, "initial_info", text + "Thêm 12 hộ.\n", actor=app.identify())
+    assert "confirmed_unchanged" not in app.statements.approve(
+        ref, "initial_info", actor=own(app, "chu-tich")
+    )
+
+
+def test_the_holding_statement_goes_out_only_once_approved(app: App) -> None:
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    walk(app, ref, through("hold"))
+    before = snapshot(app)
+    with pytest.raises(TransitionRefused, match="holding_statement"):
+        app.incidents.advance(
+            ref, "publish_holding", given={"publish_channel": "portal"}, actor=app.identify()
+        )
+    assert snapshot(app) == before
+    # The Chairman approves the holding text as soon as it is drafted; the office publishes it.
+    app.statements.approve(ref, "holding_statement", actor=own(app, "chu-tich"))
+    out = app.incidents.advance(
+        ref, "publish_holding", given={"publish_channel": "portal"}, actor=app.identify()
+    )
+    assert out.to_state == "drafting" and out.statement_steps[0]["action"] == "published"
+    shown = app.statements.show(ref, "holding_statement")
+    assert shown["status"] == "published"
+    assert sorted(out.statement_steps[0]["press"]) == [
+        "thoisu@qrt.example",
+        "toasoan@baoquangtri.example",
+    ]
+
+
+def test_only_someone_who_speaks_for_the_committee_is_made_spokesperson(app: App) -> None:
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    walk(app, ref, through("assess"))
+    before = snapshot(app)
+    for person in ("truc-ban", "pho-chu-tich"):  # a duty officer; a Vice-Chairman unauthorised
+        with pytest.raises(TransitionRefused, match=rf"spokesperson={person}: .* no role"):
+            app.incidents.advance(
+                ref, "assign_spokesperson", given={"spokesperson": person}, actor=app.identify()
+            )
+    with pytest.raises(TransitionRefused, match="no role spokesperson"):
+        app.incidents.open(
+            "media-crisis", TITLE, given={"spokesperson": "truc-ban"}, actor=own(app, "chu-tich")
+        )
+    assert snapshot(app) == before
+    # Authorised in writing for this matter, the Vice-Chairman may speak for it.
+    app.statements.authorise(ref, "pho-chu-tich", "24h", actor=own(app, "chu-tich"))
+    out = app.incidents.advance(
+        ref, "assign_spokesperson", given={"spokesperson": "pho-chu-tich"}, actor=app.identify()
+    )
+    assert out.to_state == "spokesperson_assigned"

@@ -11,7 +11,7 @@ import pytest
 import crisisflow.store_incidents
 from crisisflow.app import App
 from crisisflow.config import shipped
-from crisisflow.drafting import view_of
+from crisisflow.incident_view import view_of
 from crisisflow.render import Renderer
 
 from .conftest import MEDIA_CRISIS_PATH, walk
@@ -204,7 +204,8 @@ def test_a_preview_shows_example_links_that_acknowledge_nothing(workspace: Path)
     )
     assert request.exit_code == 0, request.stderr
     assert "(Ví dụ) Toàn văn dự thảo" in request.stdout
-    assert f"http://127.0.0.1:8080/incidents/{ref}/statements/initial_info" in request.stdout
+    # The first text the playbook submits for approval is the holding statement.
+    assert f"http://127.0.0.1:8080/incidents/{ref}/statements/holding_statement" in request.stdout
     task = runner.invoke(
         cli, ["template", "render", "mail/task-verify", "--incident", ref], env=env
     )

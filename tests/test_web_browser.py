@@ -29,7 +29,7 @@ from crisisflow.config import load_settings
 from crisisflow.web import build
 
 from .conftest import FakeClock, walk
-from .web_support import UP_TO_APPROVAL
+from .web_support import RETURNED_UNCHANGED
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("CRISISFLOW_SCREENSHOTS") or ROOT / "build" / "screenshots")
@@ -144,7 +144,7 @@ def test_the_chairman_signs_in_and_approves_in_a_browser(
 ) -> None:
     app, base = site
     ref = app.incidents.open("media-crisis", f"Sạt lở bờ kè {PAYLOAD}", actor=app.identify()).ref
-    walk(app, ref, UP_TO_APPROVAL)
+    walk(app, ref, RETURNED_UNCHANGED)
     app.incidents.note(ref, f"Ghi chú {PAYLOAD}", actor=app.identify())
     browser.get(f"{base}/incidents/{ref}/statements/initial_info")
     assert "/sign-in" in browser.current_url
@@ -178,6 +178,10 @@ def test_the_chairman_signs_in_and_approves_in_a_browser(
     no_script_ran(browser)
     photograph(browser, "06-incident")
     browser.get(f"{base}/incidents/{ref}/statements/initial_info")
+    # He returned this very text before: approving it as it is takes a tick, which is kept.
+    browser.find_element(By.ID, "approve").click()
+    assert "done=approve" not in browser.current_url  # the browser asks for the tick first
+    browser.find_element(By.NAME, "confirm_unchanged").click()
     browser.find_element(By.ID, "approve").click()
     wait(browser, until.url_contains("done=approve"))
     photograph(browser, "07-approved")
@@ -185,6 +189,7 @@ def test_the_chairman_signs_in_and_approves_in_a_browser(
     assert shown["state"] == "approved"
     approval = shown["events"][-1]
     assert approval["actor"] == "chu-tich" and approval["data"]["via"] == "web-session"
+    assert approval["data"]["statements"][0]["confirmed_unchanged"]["rejected_by"] == "chu-tich"
 
 
 def test_a_unit_acknowledges_its_task_from_the_e_mailed_link(
@@ -192,7 +197,7 @@ def test_a_unit_acknowledges_its_task_from_the_e_mailed_link(
 ) -> None:
     app, _base = site
     ref = app.incidents.open("media-crisis", "Tin đồn mất điện", actor=app.identify()).ref
-    walk(app, ref, UP_TO_APPROVAL[:2])  # triage, then ask the commune to verify
+    walk(app, ref, RETURNED_UNCHANGED[:2])  # triage, then ask the commune to verify
     unit = app.directory.units["ubnd-cua-tung"]
     link = mailed_link(app, unit.email, r"http://127\.0\.0\.1:\d+/ack/\S+")
     browser.get(link)

@@ -14,17 +14,23 @@ from crisisflow import models
 from crisisflow.app import App
 from crisisflow.web import build
 
-from .conftest import MEDIA_CRISIS_PATH, walk
+from .conftest import own, through, walk
 
 BASE = "http://127.0.0.1:8080"
-# The walk up to the Chairman's decision (the path rejects once, then submits again).
-UP_TO_APPROVAL = MEDIA_CRISIS_PATH[: [t for t, _ in MEDIA_CRISIS_PATH].index("approve")]
+# Up to the Chairman's decision on a text he returned, submitted again unchanged.
+RETURNED_UNCHANGED = [*through("reject"), ("submit", {})]
 
 
 def at_approval(app: App, title: str = "Sạt lở bờ kè Cửa Tùng") -> str:
-    """An incident of the media-crisis playbook waiting for the Chairman's approval."""
+    """An incident of the media-crisis playbook waiting for the Chairman's approval: returned
+    once, edited as he asked, submitted again (its second version)."""
     ref = app.incidents.open("media-crisis", title, actor=app.identify()).ref
-    walk(app, ref, UP_TO_APPROVAL)
+    walk(app, ref, through("reject"))
+    text = app.statements.show(ref, "initial_info")["text"]
+    app.statements.edit(
+        ref, "initial_info", text + "Có 12 hộ dân bị ảnh hưởng.\n", actor=own(app, None)
+    )
+    walk(app, ref, [("submit", {})])
     assert app.records.show(ref)["state"] == "approval"
     return ref
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from .. import history, store_clocks, store_incidents
 from ..actor import Actor
 from ..clock_status import RUNNING
-from ..drafting import IncidentView, view_of
 from ..errors import ConfigError, ConflictError, InvalidInput, NotFoundError
 from ..i18n import _
+from ..incident_view import IncidentView, view_of
 from .lookup import incident_row
 
 if TYPE_CHECKING:

@@ -101,9 +101,11 @@ class Decisions:
         reason: str | None = None,
         channel: str | None = None,
         url: str | None = None,
+        confirm_unchanged: bool = False,
     ) -> str:
         """Approve, reject or publish statement ``kind`` of ``ref`` if its current text still
-        has ``sha256``; returns the incident's state afterwards."""
+        has ``sha256``; returns the incident's state afterwards. ``confirm_unchanged``: the
+        approver approves a text returned earlier, as it is."""
         if action not in ACTIONS:
             raise InvalidInput(_("unknown decision {action!r}").format(action=action))
         app = self.app
@@ -126,18 +128,21 @@ class Decisions:
                 given=given,
                 expect_state=row.state,
                 expect_text=(kind, sha256),
+                confirm_unchanged=confirm_unchanged,
             )
             return outcome.to_state
-        self._direct(row.ref, kind, action, sha256, actor, reason, channel, url)
+        self._direct(row.ref, kind, action, sha256, actor, reason, channel, url, confirm_unchanged)
         return str(row.state)
 
     def _direct(
         self, ref: str, kind: str, action: str, sha256: str, actor: Actor, *rest: Any
     ) -> None:
-        reason, channel, url = rest
+        reason, channel, url, confirm_unchanged = rest
         cases = self.app.statements
         if action == "approve":
-            cases.approve(ref, kind, actor=actor, expect_sha256=sha256)
+            cases.approve(
+                ref, kind, actor=actor, expect_sha256=sha256, confirm_unchanged=confirm_unchanged
+            )
         elif action == "reject":
             cases.reject(ref, kind, reason or "", actor=actor, expect_sha256=sha256)
         else:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from .. import authority, mail, outbox, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
-from ..drafting import IncidentView, Mailing, Rendered
+from ..drafting import Mailing, Rendered
 from ..errors import ConfigError, TextChanged, TransitionRefused
 from ..i18n import _
+from ..incident_view import IncidentView
 from ..machine import Draft, IncidentModel, StatementStep
 
 if TYPE_CHECKING:
@@ -51,9 +52,11 @@ def statement_steps(effects: list[Any], known: Known) -> dict[str, Any]:
         if isinstance(e, StatementStep):
             found = known.statements.get(e.kind)
             done = found is not None and stmts.already_done(found, e.action)
-            steps.append(
-                {"kind": e.kind, "action": e.action, **({"already": True} if done else {})}
-            )
+            step = {"kind": e.kind, "action": e.action, **({"already": True} if done else {})}
+            rejected = found.returned_unchanged() if found and e.action == "approved" else None
+            if rejected is not None and not done:  # approved as it is: the step needs confirming
+                step.update(stmts.overruled(rejected))
+            steps.append(step)
     return {"statements": steps} if steps else {}
 
 
@@ -136,9 +139,10 @@ def statement_text(statement: stmts.Statement) -> dict[str, Any]:
 
 
 class Writer:
-    def __init__(self, app: App, actor: Actor) -> None:
+    def __init__(self, app: App, actor: Actor, *, confirm_unchanged: bool = False) -> None:
         self.app = app
         self.actor = actor
+        self.confirm_unchanged = confirm_unchanged  # approve a returned text as it is
         self.on_behalf_allowed = app.settings["on_behalf_approvals"] == "allowed"
         self.drafter = app.drafter  # loaded here, before any write transaction opens
         self.mailing = Mailing(mail.Links(app.settings["base_url"], signing_key(app)))
@@ -309,6 +313,7 @@ class Writer:
             channel=model.facts.get(policy.channel_fact) if policy.channel_fact else None,
             url=model.facts.get(policy.url_fact) if policy.url_fact else None,
             strict=False,
+            confirm_unchanged=self.confirm_unchanged,
         )
         return stmts.apply(
             conn,

@@ -10,23 +10,25 @@ did not take the lock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import audit, authority, history, machine, store_incidents
 from .. import facts as factlib
 from ..actor import Actor
-from ..drafting import IncidentView, stamps_from_json, stamps_to_json
 from ..errors import ConflictError, InvalidInput
 from ..i18n import _
+from ..incident_view import IncidentView, stamps_from_json, stamps_to_json
 from ..later import Later
 from . import effects
+from .assignments import Authorised, refuse_role_assignments, refuse_unqualified
 from .lookup import incident_and_clocks, incident_row, next_steps
 from .records import on_behalf_decisions
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..playbook import Playbook, Transition
+    from ..playbook import Playbook
     from . import App
 
 
@@ -42,29 +44,6 @@ class Outcome:
     clocks: list[dict[str, Any]] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     next: list[dict[str, Any]] = field(default_factory=list)
-
-
-def refuse_role_assignments(
-    playbook: Playbook, given: dict[str, str], transition: Transition | None, roles: set[str]
-) -> None:
-    """A fact named for a role makes whoever it names hold that role in the incident (its
-    spokesperson approves nothing, but may publish). Such a fact is set only by the steps
-    that exist to assign it (those that require it), or by the playbook's approver, who
-    designates who speaks for the matter."""
-    if playbook.policy.approver in roles:
-        return
-    allowed = set(transition.requires) if transition else set()
-    for name in given:
-        fact = playbook.facts.get(name)
-        if fact is None or fact.type not in ("person", "unit") or name not in playbook.roles:
-            continue
-        if name not in allowed:
-            steps = [t.trigger for t in playbook.transitions if name in t.requires]
-            raise InvalidInput(
-                _(
-                    "--set {fact}: {fact} is a role, assigned by: {steps} (or by the approver)"
-                ).format(fact=name, steps=", ".join(dict.fromkeys(steps)) or _("no step"))
-            )
 
 
 def clean_note(note: str | None) -> str | None:
@@ -97,6 +76,10 @@ def _opening_event(
     )
 
 
+# Opening a matter a few minutes after it arrived is not backdating it.
+BACKDATING_GRACE = timedelta(minutes=5)
+
+
 class IncidentCases:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -110,8 +93,11 @@ class IncidentCases:
         given: dict[str, str] | None = None,
         occurred_at: str | None = None,
         note: str | None = None,
+        received_at: str | None = None,
     ) -> Outcome:
-        """Open an incident of ``playbook_id`` and enter its initial state."""
+        """Open an incident of ``playbook_id`` and enter its initial state. The office received
+        the matter now, or at ``received_at`` (earlier, said in ``note``): the legal clocks
+        count from then."""
         app = self.app
         playbook = app.catalogue.load(playbook_id)
         now = app.clock()
@@ -124,11 +110,12 @@ class IncidentCases:
         facts = factlib.with_defaults(
             playbook, factlib.apply(playbook, {}, given or {}, app.directory, app.tz)
         )
+        refuse_unqualified(playbook, given or {}, facts, app.directory, None)  # none authorised yet
         model = machine.IncidentModel(
             ref="",
             state=playbook.initial,
             facts=facts,
-            stamps=self._opening_stamps(occurred_at, now),
+            stamps=self._opening_stamps(occurred_at, received_at, note, now),
             now=now,
             actor=actor.person,
             note=note,
@@ -160,17 +147,32 @@ class IncidentCases:
         outcome.next = next_steps(playbook, model.state)
         return outcome
 
-    def _opening_stamps(self, occurred_at: str | None, now: datetime) -> dict[str, datetime]:
-        # Until told otherwise, a matter occurred when it was opened: a clock counted from its
-        # occurrence then runs out no later than the law allows.
-        stamps = {"opened_at": now, "occurred_at": now}
-        if occurred_at:
-            stamps["occurred_at"] = factlib.parse_time(occurred_at, self.app.tz, "--occurred-at")
-            if stamps["occurred_at"] > now:
-                raise InvalidInput(
-                    _("--occurred-at: {time} is in the future").format(time=occurred_at)
+    def _opening_stamps(
+        self, occurred_at: str | None, received_at: str | None, note: str | None, now: datetime
+    ) -> dict[str, datetime]:
+        # Until told otherwise, a matter occurred when it was received, and was received when
+        # it was opened: a clock counted from either then runs out no later than the law allows.
+        tz = self.app.tz
+        received = factlib.parse_time(received_at, tz, "--received-at") if received_at else now
+        if received > now:
+            raise InvalidInput(_("--received-at: {time} is in the future").format(time=received_at))
+        if received < now - BACKDATING_GRACE and not note:
+            raise InvalidInput(
+                _(
+                    "--received-at: {time} is earlier than now; say with --note how the matter "
+                    "reached the office then"
+                ).format(time=received_at)
+            )
+        occurred = factlib.parse_time(occurred_at, tz, "--occurred-at") if occurred_at else None
+        if occurred is not None and occurred > now:
+            raise InvalidInput(_("--occurred-at: {time} is in the future").format(time=occurred_at))
+        if occurred is not None and occurred > received:
+            raise InvalidInput(
+                _("--occurred-at: {time} is after the matter was received ({received})").format(
+                    time=occurred_at, received=received_at or _("now")
                 )
-        return stamps
+            )
+        return {"opened_at": now, "occurred_at": occurred or received, "received_at": received}
 
     def _new_reference(self, conn: Any, playbook: Playbook, compiled: str, now: datetime) -> str:
         store_incidents.pin_playbook(
@@ -217,17 +219,19 @@ class IncidentCases:
         given: dict[str, str] | None = None,
         expect_state: str | None = None,
         expect_text: tuple[str, str] | None = None,
+        confirm_unchanged: bool = False,
     ) -> Outcome:
         """Fire ``trigger`` on incident ``ref``; refused or conflicting, nothing changes.
         ``expect_text`` (statement kind, SHA-256) refuses the step unless that statement's
         current text is the one the actor saw: an approval binds to what was on screen.
+        ``confirm_unchanged``: approve a text that was returned and not changed since.
 
         One write transaction reads the incident under lock, decides, and writes: two officers
         acting at once are served one after the other, the second from the state the first
         left (refused if the trigger no longer applies)."""
         app = self.app
         note = clean_note(note)
-        writer = effects.Writer(app, actor)
+        writer = effects.Writer(app, actor, confirm_unchanged=confirm_unchanged)
         keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
         with authority.explaining_entry(actor), app.store.writing() as conn:
             row, clocks = incident_and_clocks(conn, ref)
@@ -258,7 +262,9 @@ class IncidentCases:
                 approved_statements=known.approved,
             )
             app.catalogue.machines.fire(playbook, model, trigger)
-            outcome = self._write_step(conn, row, playbook, model, writer, known)
+            authorised = Authorised(conn, row, model.now)
+            refuse_unqualified(playbook, given or {}, model.facts, directory, authorised)
+            outcome = self._write_step(conn, row, playbook, model, writer, known, clocks)
             state = playbook.states[model.state]
             if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
                 outcome.clocks = keeper.on_enter(
@@ -275,9 +281,10 @@ class IncidentCases:
         model: machine.IncidentModel,
         writer: effects.Writer,
         known: effects.Known,
+        clocks: list[Any],
     ) -> Outcome:
         """Write the fired step: the incident, its event, its drafts, statement actions and
-        e-mails, inside the caller's transaction."""
+        e-mails, inside the caller's transaction; ``clocks``: the incident's, as read."""
 
         def decisions() -> list[dict[str, Any]]:  # read only if a template lists them
             events = store_incidents.events_of(conn, row.id)
@@ -292,6 +299,7 @@ class IncidentCases:
             model.stamps,
             row.opened_at,
             Later(decisions),
+            clocks,
         )
         rendered = writer.render(incident, model, trigger=model.fired)
         changed = {k: v for k, v in model.facts.items() if row.facts.get(k) != v}

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .. import authority, history, store_statements
 from .. import statements as stmts
 from ..actor import Actor
-from ..drafting import view_of
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
 from ..facts import clean_document
 from ..history import iso
 from ..i18n import _
+from ..incident_view import view_of
 from . import effects
 from .effects import press_mailer
 from .lookup import incident_row
@@ -111,6 +111,7 @@ class StatementCases:
             "author": v.author,
             "created_at": iso(v.created_at),
             "corrects": corrects,
+            "returned_unchanged": statement.returned_unchanged() is not None,
             "actions": [stmts.action_data(a) for a in statement.actions],
         }
 
@@ -225,11 +226,25 @@ class StatementCases:
         return self._act(ref, kind, actor, "submitted")
 
     def approve(
-        self, ref: str, kind: str, *, actor: Actor, expect_sha256: str | None = None
+        self,
+        ref: str,
+        kind: str,
+        *,
+        actor: Actor,
+        expect_sha256: str | None = None,
+        confirm_unchanged: bool = False,
     ) -> StatementChange:
         """Approve the current text (its SHA-256); only the playbook's approver may. With
-        ``expect_sha256``, only if the current text is still the one the approver read."""
-        return self._act(ref, kind, actor, "approved", expect_sha256=expect_sha256)
+        ``expect_sha256``, only if the current text is still the one the approver read; a text
+        returned and not changed since only with ``confirm_unchanged``."""
+        return self._act(
+            ref,
+            kind,
+            actor,
+            "approved",
+            expect_sha256=expect_sha256,
+            confirm_unchanged=confirm_unchanged,
+        )
 
     def reject(
         self,

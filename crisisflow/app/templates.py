@@ -11,8 +11,9 @@ from .. import clock_status, mail, store_clocks, store_statements
 from .. import statements as stmts
 from ..config import shipped
 from ..directory import Recipient
-from ..drafting import IncidentView, addressed, approval_context, sha256, view_of
+from ..drafting import addressed, approval_context, sha256
 from ..errors import ConfigError
+from ..incident_view import IncidentView, view_of
 from .access import SIGN_IN_TEMPLATE, sign_in_context
 from .effects import statement_text
 from .lookup import incident_row
@@ -52,8 +53,9 @@ class Templates:
         now = app.clock()
         with app.store.reading() as conn:
             row = incident_row(conn, ref)
-            incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
-            clocks = clock_status.view(list(store_clocks.deadlines_of(conn, row.id)), now)
+            stored = list(store_clocks.deadlines_of(conn, row.id))
+            incident = view_of(row, app.catalogue.pinned(conn, row.playbook_hash), stored)
+            clocks = clock_status.view(stored, now)
             statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
         who = app.identify()
         context = app.drafter.context(incident, actor=who.person, note=None, trigger=None, now=now)

@@ -50,6 +50,7 @@ async def decide(request: Request) -> Response:
                 reason=fields.get("reason") or None,
                 channel=fields.get("channel") or None,
                 url=fields.get("url") or None,
+                confirm_unchanged=fields.get("confirm_unchanged") == "yes",
             )
     except TextChanged as exc:
         return statement_page(request, ref, kind, status=409, notice=str(exc), seen=sha256)
