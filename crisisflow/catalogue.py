@@ -22,6 +22,7 @@ from .playbook_data import build
 
 if TYPE_CHECKING:
     from .machine import Machines
+    from .rules import Rule
 
 Exists = Callable[[str], bool]
 
@@ -136,6 +137,25 @@ class Catalogue:
             except PlaybookError as exc:
                 problems.extend(exc.problems)
         return problems
+
+    def idle_rules(self, rules: Iterable[Rule]) -> list[str]:
+        """Warnings for the pack rules whose clock no state of the workspace's playbooks
+        starts: nothing can ever measure them."""
+        started: set[str] = set()
+        for path in self.files().values():
+            try:
+                playbook = self.load_path(Path(path))
+            except PlaybookError:
+                continue  # its problems are reported on their own
+            started |= {c for state in playbook.states.values() for c in state.deadlines}
+        return [
+            _(
+                "{where}: warning: rule {rule} can never start: no playbook state starts "
+                "clock {clock}"
+            ).format(where=rule.where, rule=rule.id, clock=rule.clock)
+            for rule in rules
+            if rule.clock not in started
+        ]
 
     def compiled(self, playbook: Playbook) -> str:
         """The JSON form pinned with an incident."""

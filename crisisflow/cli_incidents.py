@@ -96,7 +96,8 @@ def playbook_check(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Lint playbooks: YAML, schema, names, reachability, dead ends, ambiguous triggers.
 
     Each problem prints as FILE:LINE: MESSAGE; the exit code is non-zero if there is any.
-    Without FILES, checks every playbook of the workspace.
+    Without FILES, checks every playbook of the workspace, and warns (exit 0) of each rule of
+    the rule pack whose clock no playbook starts.
 
     \b
     Example:
@@ -106,6 +107,9 @@ def playbook_check(ctx: click.Context, files: tuple[Path, ...]) -> None:
     problems = app.catalogue.check(list(files) if files else None)
     for problem in problems:
         click.echo(str(problem), err=True)
+    if not files:  # the rule pack is checked against all of the workspace's playbooks
+        for warning in app.catalogue.idle_rules(app.rule_pack.rules.values()):
+            click.echo(warning, err=True)
     checked = len(files) if files else len(app.catalogue.files())
     if problems:
         click.echo(

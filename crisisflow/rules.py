@@ -34,6 +34,7 @@ class Rule:
     basis: str
     valid_from: date | None
     valid_until: date | None
+    where: str = ""  # FILE:LINE of its definition, for what a check says of it
 
     def in_force(self, day: date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -188,6 +189,7 @@ def load(path: Path) -> Pack:
             basis=str(spec["basis"]),
             valid_from=_date(spec.get("valid_from"), where),
             valid_until=_date(spec.get("valid_until"), where),
+            where=f"{path}:{line}",
         )
     cal = data.get("calendar") or {}
 

@@ -99,6 +99,26 @@ def test_playbook_list_show_and_mermaid(workspace: Path) -> None:
     run(workspace, "playbook", "show", "nope", code=5)
 
 
+def test_playbook_check_warns_of_each_rule_no_playbook_can_start(workspace: Path) -> None:
+    checked = run(workspace, "playbook", "check")
+    rules = workspace / "rules" / "vn.yaml"
+    line = next(
+        n
+        for n, text in enumerate(rules.read_text(encoding="utf-8").splitlines(), start=1)
+        if text.startswith("  reply_on_press:")
+    )
+    warning = f"{rules}:{line}: warning: rule reply_on_press can never start"
+    assert "3 playbook(s) OK" in checked.stdout and warning in checked.stderr
+    assert "initial_info" not in checked.stderr  # the 24 h clock starts in every playbook
+    playbook = workspace / "playbooks" / "rumour.yaml"
+    text = playbook.read_text(encoding="utf-8")
+    playbook.write_text(
+        text.replace("deadlines: [fact_check]", "deadlines: [fact_check, press_reply]"),
+        encoding="utf-8",
+    )
+    assert "reply_on_press" not in run(workspace, "playbook", "check").stderr
+
+
 def test_playbook_check_prints_file_line_problems(workspace: Path, tmp_path: Path) -> None:
     assert "OK" in run(workspace, "playbook", "check").stdout
     broken = Path(__file__).parent / "broken_playbooks" / "09-unknown-dest.yaml"

@@ -74,12 +74,19 @@ def refuse_unqualified(
         if authorised is not None and fact.holds in grants and authorised(person):
             continue
         who = directory.people[person].name if person in directory.people else person
-        ref = authorised.row.ref if authorised is not None else _("the incident")
+        if authorised is None:
+            raise TransitionRefused(
+                _(
+                    "--set {fact}={person}: {who} holds no role {role} in the directory; open "
+                    "the incident without it, authorise them in writing (`crisisflow statement "
+                    "authorise REF {person} --until 24h`), then name them"
+                ).format(fact=name, person=person, who=who, role=fact.holds)
+            )
         raise TransitionRefused(
             _(
                 "--set {fact}={person}: {who} holds no role {role} in the directory nor a "
                 "written authorisation valid now for {ref}; name someone who does, or "
                 "authorise them first (`crisisflow statement authorise {ref} {person} "
                 "--until 24h`)"
-            ).format(fact=name, person=person, who=who, role=fact.holds, ref=ref)
+            ).format(fact=name, person=person, who=who, role=fact.holds, ref=authorised.row.ref)
         )
