@@ -19,7 +19,7 @@ Timed, per size, with the median over ``--repeat`` rounds; each round times an o
 small and then on the large workspace, so drift on this shared machine hits both alike:
 
 * ``list --open``      ``app.records.list_incidents()``: open incidents, newest first, 200 of them;
-* ``show``             ``app.records.show(ref)``, each call on a random ref (mostly closed incidents);
+* ``show``             ``app.records.show(ref)``, each call on a random ref (mostly closed ones);
 * ``tick``             ``app.clocks.tick()``: finds the 20 due clocks among all clocks and
                        sends one reminder each (rendered mail, event, outbox rows, one durable
                        commit per clock). Before each round the 20 clocks are made due again

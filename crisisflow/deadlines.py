@@ -159,6 +159,35 @@ class Clocks:
                 changes += self._remeasure(conn, row, stamps)
         return changes
 
+    def close(
+        self,
+        conn: Any,
+        clocks: Sequence[Any],
+        closing: Sequence[Any],
+        note: str | None,
+        now: datetime,
+    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        """End each running clock a step closes (``closing``: its CloseClock effects) as
+        neither met nor missed, for ``note``; return what changed and the clock rows as they
+        now stand, for entering the step's state."""
+        outcomes = {c.clock: c.outcome for c in closing}
+        changes, rows = [], []
+        for row in clocks:
+            outcome = outcomes.get(row.clock)
+            if outcome is None or row.status != RUNNING:
+                rows.append(row)
+                continue
+            values = {
+                "status": outcome,
+                "stopped_at": now,
+                "next_notice_at": None,
+                "outcome_note": note,
+            }
+            store_clocks.update_deadline(conn, row.id, values)
+            rows.append(store_clocks.ClockRow({**row._mapping, **values}))
+            changes.append({"clock": row.clock, "change": outcome, "rule": row.rule, "note": note})
+        return changes, rows
+
     def _start(
         self,
         conn: Any,

@@ -208,6 +208,10 @@ class _Linter:
                 if clock not in started:
                     message = _("state {name!r}: stops clock {clock!r} that no state starts")
                     self.problem(state.line, message.format(name=state.name, clock=clock))
+        for step in self.playbook.steps():
+            if step.kind == "close_clock" and step.arg["clock"] not in started:
+                message = _("close_clock: closes clock {clock!r} that no state starts")
+                self.problem(step.line, message.format(clock=step.arg["clock"]))
         if started and not self.playbook.escalation:
             message = _("escalation: a playbook with clocks names who hears when one runs out")
             self.problem(1, message)

@@ -41,6 +41,14 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class CloseClock:
+    """End a running clock as ``outcome`` (not_required, handed_over), for the step's note."""
+
+    clock: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class StatementStep:
     """Submit, approve, reject or publish the current version of a statement."""
 
@@ -62,7 +70,7 @@ class IncidentModel:
     note: str | None = None
     statements: frozenset[str] = frozenset()
     approved_statements: frozenset[str] = frozenset()
-    effects: list[Notify | Draft | StatementStep] = field(default_factory=list)
+    effects: list[Notify | Draft | StatementStep | CloseClock] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     fired: str | None = None  # the trigger, once it has fired
     new_stamps: set[str] = field(default_factory=set)  # times this step recorded
@@ -173,6 +181,8 @@ def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
         )
     if kind == "draft":
         return lambda model: model.effects.append(Draft(arg["kind"], arg["template"]))
+    if kind == "close_clock":
+        return lambda model: model.effects.append(CloseClock(arg["clock"], arg["as"]))
     if kind in RECORDED_AS:
         action = RECORDED_AS[kind]
         return lambda model: model.effects.append(StatementStep(arg, action))

@@ -189,11 +189,15 @@ deadlines = Table(
     Column("entered_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
-    Column("status", String(16), nullable=False),  # running | met | missed | cancelled
+    Column(
+        "status", String(16), nullable=False
+    ),  # running | met | missed | cancelled | not_required | handed_over
     Column("stopped_at", UTCDateTime, nullable=True),
     Column("acknowledged_at", UTCDateTime, nullable=True),
     Column("acknowledged_by", String(128), nullable=True),
     Column("next_notice_at", UTCDateTime, nullable=True),
+    # Why a clock closed as not required or handed over (the deciding step's note).
+    Column("outcome_note", Text, nullable=True),
     UniqueConstraint("incident_id", "clock"),
     Index("ix_deadlines_status_due_at", "status", "due_at"),
     Index("ix_deadlines_status_next_notice_at", "status", "next_notice_at"),

@@ -21,7 +21,10 @@ from .policy import Policy
 GUARDS = ("actor_is", "fact_in", "fact_set", "stamped", "has_statement", "statement_approved")
 # What a step may do to a statement drafted earlier, as `statement --…` commands would.
 STATEMENT_STEPS = ("submit_statement", "approve_statement", "reject_statement", "publish_statement")
-ACTIONS = ("notify", "draft", "stamp", *STATEMENT_STEPS)
+ACTIONS = ("notify", "draft", "stamp", "close_clock", *STATEMENT_STEPS)
+# How a clock ends when nothing is owed any more, besides met or missed (`close_clock`): the
+# office decided not to speak (do not amplify a rumour), or the matter went to another body.
+CLOCK_OUTCOMES = ("not_required", "handed_over")
 FACT_TYPES = (
     "text",
     "longtext",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import models as m
-from .clock_status import CANCELLED, MET
+from .clock_status import CANCELLED, HANDED_OVER, MET, NOT_REQUIRED
 from .rules import YearlyReport
 
 
@@ -52,7 +52,10 @@ def _incident_counts(
             )
             .where(opened, act.c.action == "published")
         ),
-        "incidents_under_24h_rule": count(legal_clocks.where(dl.c.status != CANCELLED)),
+        # A clock nothing was owed on (cancelled, not required, handed over) is no case of it.
+        "incidents_under_24h_rule": count(
+            legal_clocks.where(dl.c.status.not_in((CANCELLED, NOT_REQUIRED, HANDED_OVER)))
+        ),
         "statements_on_time": count(legal_clocks.where(dl.c.status == MET)),
     }
 

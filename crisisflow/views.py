@@ -248,6 +248,8 @@ def _clock_lines(clocks: list[dict[str, Any]], local: Callable[[Any], str]) -> l
             + f"  {left}"
         )
         lines.append("      " + f"{d['title']} — {d['basis']}")
+        if d.get("outcome_note"):  # not required, handed over: for what reason
+            lines.append("      " + _("why: {note}").format(note=d["outcome_note"]))
     return lines
 
 

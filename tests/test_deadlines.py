@@ -263,3 +263,43 @@ def test_audit_verify_finds_a_changed_or_removed_event(app: App) -> None:
     with pytest.raises(AuditBroken, match=other) as broken:
         app.records.audit(other)
     assert broken.value.results[0]["broken_at"] == 4
+
+
+RUMOUR_TO_DECISION = [
+    ("assess", {}),
+    ("check", {"given": {"spread": "high", "field_unit": "phong-vhtt"}}),
+    ("decide", {"given": {"verified_facts": "Tin đồn không có cơ sở."}}),
+]
+
+
+@pytest.mark.parametrize(
+    "trigger, given, outcome",
+    [
+        ("monitor_only", {}, "not_required"),  # do not amplify: nothing is to be said
+        ("refer", {"refer_to": "police"}, "handed_over"),  # the police take the matter
+    ],
+)
+def test_a_rumour_clock_closed_by_a_decision_is_never_met_and_escalates_no_more(
+    app: App, clock: FakeClock, trigger: str, given: dict[str, str], outcome: str
+) -> None:
+    clock.now = local(2026, 8, 3, 9, 0).astimezone(UTC)
+    ref = app.incidents.open("rumour", TITLE, actor=app.identify()).ref
+    for step, kwargs in RUMOUR_TO_DECISION:
+        app.incidents.advance(ref, step, actor=app.identify(), **kwargs)  # type: ignore[arg-type]
+    reason = "Tin lan truyền hẹp; phát ngôn sẽ khuếch đại tin đồn."
+    done = app.incidents.advance(ref, trigger, given=given, note=reason, actor=app.identify())
+    assert {"clock": "initial_info", "change": outcome} in [
+        {k: c[k] for k in ("clock", "change")} for c in done.clocks
+    ]
+    measured = clocks(app, ref)["initial_info"]
+    assert measured["status"] == outcome and measured["outcome_note"] == reason
+    assert (
+        f"why: {reason}"
+        in CliRunner()
+        .invoke(cli, ["show", ref], env={"CRISISFLOW_HOME": str(app.workspace)})
+        .stdout
+    )
+    clock.advance(hours=30)  # long past its due time
+    assert not [n for n in app.clocks.tick() if n["ref"] == ref and n["clock"] == "initial_info"]
+    counts = app.reports.yearly_counts(2026)["counts"]
+    assert counts["incidents_under_24h_rule"] == 0 and counts["statements_on_time"] == 0

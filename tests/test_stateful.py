@@ -273,6 +273,7 @@ class Expected:
     stamps: set[str]
     statuses: dict[str, str]
     mails: Counter[tuple[str, str]]
+    closes: dict[str, str] = field(default_factory=dict)  # clock → outcome the step decides
 
 
 def effects(playbook: Playbook, transition: Transition | None, dest: str) -> list[Step]:
@@ -671,8 +672,11 @@ def walk_machine(
             dest = transition.dest if transition else playbook.initial
             statuses = dict(self.incident.statuses) if transition else {}
             mails: Counter[tuple[str, str]] = Counter()
+            closes: dict[str, str] = {}
             for step in effects(playbook, transition, dest):
-                if step.kind == "stamp":
+                if step.kind == "close_clock":
+                    closes[step.arg["clock"]] = step.arg["as"]
+                elif step.kind == "stamp":
                     stamps = stamps | {step.arg}
                 elif step.kind == "notify":
                     template = step.arg["template"]
@@ -696,6 +700,7 @@ def walk_machine(
                 stamps,
                 statuses,
                 mails,
+                closes,
             )
 
         def open_incident(self, data: st.DataObject) -> None:
@@ -755,13 +760,16 @@ def walk_machine(
             assert Counter((m["to"], m["template"]) for m in queued) == expected.mails
             assert all(m["status"] == "pending" for m in queued)
 
-            # Clocks: started on entering, stopped where the state says, cancelled at the end.
+            # Clocks: started on entering, closed as the step decides, stopped where the state says,
+            # cancelled at the end.
             was = {d["clock"]: d["status"] for d in before.get("deadlines", [])}
             now = {d["clock"]: d["status"] for d in after["deadlines"]}
             assert set(dest.deadlines) <= set(now) <= set(was) | set(dest.deadlines)
             for name, status in was.items():
                 if status not in RUNNING:
                     assert now[name] == status, name
+                elif name in expected.closes:  # decided: nothing owed, never met
+                    assert now[name] == expected.closes[name], name
                 elif name in dest.stop_clocks:
                     assert now[name] == ("met" if status == "running" else "missed"), name
                 elif dest.final:

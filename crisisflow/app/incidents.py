@@ -28,6 +28,7 @@ from .records import on_behalf_decisions
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ..deadlines import Clocks
     from ..playbook import Playbook
     from . import App
 
@@ -74,6 +75,28 @@ def _opening_event(
             **effects,
         },
     )
+
+
+def _step_clocks(
+    conn: Any,
+    keeper: Clocks,
+    incident_id: int,
+    playbook: Playbook,
+    model: machine.IncidentModel,
+    clocks: list[Any],
+) -> list[dict[str, Any]]:
+    """What the fired step does to the incident's clocks: those it decides nothing is owed
+    on end first, then entering its state starts, stops and re-measures the others."""
+    changes: list[dict[str, Any]] = []
+    closing = [e for e in model.effects if isinstance(e, machine.CloseClock)]
+    if closing:
+        changes, clocks = keeper.close(conn, clocks, closing, model.note, model.now)
+    state = playbook.states[model.state]
+    if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
+        changes += keeper.on_enter(
+            conn, incident_id, playbook, model.state, model.stamps, model.now, clocks
+        )
+    return changes
 
 
 # Opening a matter a few minutes after it arrived is not backdating it.
@@ -265,11 +288,7 @@ class IncidentCases:
             authorised = Authorised(conn, row, model.now)
             refuse_unqualified(playbook, given or {}, model.facts, directory, authorised)
             outcome = self._write_step(conn, row, playbook, model, writer, known, clocks)
-            state = playbook.states[model.state]
-            if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
-                outcome.clocks = keeper.on_enter(
-                    conn, row.id, playbook, model.state, model.stamps, model.now, clocks
-                )
+            outcome.clocks = _step_clocks(conn, keeper, row.id, playbook, model, clocks)
         outcome.next = next_steps(playbook, model.state)
         return outcome
 

@@ -41,6 +41,8 @@ LABELS = {
     "met": "met",
     "missed": "missed",
     "cancelled": "cancelled",
+    "not_required": "not required",
+    "handed_over": "handed over",
     "pending": "waiting to be sent",
     "sending": "being sent",
     "sent": "sent",
