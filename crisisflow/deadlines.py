@@ -9,7 +9,7 @@ constraint: however often ``tick`` runs, and however many workers run it, each i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -136,10 +136,12 @@ class Clocks:
         stamps: dict[str, datetime],
         now: datetime,
         clocks: Sequence[Any] | None = None,
+        facts: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Start, re-measure, stop and cancel the incident's clocks for entering ``state``;
         return what changed, for the command's output and its audit event. ``clocks``: the
-        incident's clock rows, when the caller read them with the incident."""
+        incident's clock rows, when the caller read them with the incident; ``facts``: its
+        facts, for a clock the state starts only `when` a fact says so."""
         spec = playbook.states[state]
         if clocks is None:
             clocks = store_clocks.deadlines_of(conn, incident_id)
@@ -148,6 +150,7 @@ class Clocks:
             change
             for clock in spec.deadlines
             if clock not in rows  # a clock runs once per incident
+            and _applies(spec.deadline_when.get(clock), facts or {})
             for change in self._start(conn, incident_id, spec, clock, stamps, now)
         ]
         for clock, row in rows.items():
@@ -335,6 +338,13 @@ class Clocks:
         if rule is None:
             return rule_id
         return rule.title.get(self.language) or rule.title.get("vi") or rule_id
+
+
+def _applies(when: tuple[str, tuple[str, ...]] | None, facts: Mapping[str, Any]) -> bool:
+    if when is None:
+        return True
+    fact, values = when
+    return str(facts.get(fact)) in values
 
 
 def _addressee(playbook: Playbook, row: Any, notice: Notice) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import mail
 from .directory import EMAIL_RE, Directory, Recipient
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInput
 from .i18n import _
 from .incident_view import IncidentView, clock_card
 from .later import Later
@@ -260,6 +260,23 @@ class Drafter:
                 )
             )
         return [self.message(incident, r, title, text, now, "press") for r in press]
+
+    def requester_messages(
+        self, incident: IncidentView, title: str, text: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """A published answer, one message to whoever asked: the address and name the
+        playbook's `publish_facts: requester, requester_name` facts hold."""
+        policy = incident.playbook.policy
+        email = incident.facts.get(policy.requester_fact or "") or ""
+        if not EMAIL_RE.match(str(email)):
+            raise InvalidInput(
+                _("{ref}: fact {fact}: give the address to send {title!r} to").format(
+                    ref=incident.ref, fact=policy.requester_fact or "requester", title=title
+                )
+            )
+        name = incident.facts.get(policy.requester_name_fact or "") or email
+        requester = Recipient("requester", str(name), str(email), self.language)
+        return [self.message(incident, requester, title, text, now, "requester")]
 
     def draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
         parts = self.renderer.render(draft.template, self.language, context)

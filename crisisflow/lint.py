@@ -5,6 +5,7 @@ a statement policy that the playbook's steps can live with."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .errors import Problem
 from .i18n import _
@@ -52,23 +53,28 @@ class _Linter:
         return False
 
     def steps(self, steps: tuple[Step, ...], where: str) -> None:
-        facts = self.playbook.facts
         for step in steps:
             if step.kind in ("notify", "actor_is"):
                 for role in step.arg["to"] if step.kind == "notify" else step.arg:
                     self.role(role, step.line, where)
-            elif step.kind in ("fact_set", "fact_in"):
-                fact = step.arg if step.kind == "fact_set" else step.arg["fact"]
-                if not self.fact(fact, step.line, where) or step.kind == "fact_set":
-                    continue
-                for value in step.arg["values"] if facts[fact].choices else ():
-                    if value not in facts[fact].choices:
-                        self.problem(
-                            step.line,
-                            _("{where}: {value!r} is not a choice of {fact}").format(
-                                where=where, value=value, fact=fact
-                            ),
-                        )
+            elif step.kind == "fact_set":
+                self.fact(step.arg, step.line, where)
+            elif step.kind == "fact_in":
+                self.choices(step.arg["fact"], step.arg["values"], step.line, where)
+
+    def choices(self, fact: str, values: tuple[Any, ...], line: int, where: str) -> None:
+        """``fact`` exists, and each of ``values`` is one of its choices (if it has any)."""
+        if not self.fact(fact, line, where):
+            return
+        choices = self.playbook.facts[fact].choices
+        for value in values if choices else ():
+            if value not in choices:
+                self.problem(
+                    line,
+                    _("{where}: {value!r} is not a choice of {fact}").format(
+                        where=where, value=value, fact=fact
+                    ),
+                )
 
     def states(self) -> None:
         pb = self.playbook
@@ -204,11 +210,16 @@ class _Linter:
                 if clock_exists is not None and not clock_exists(clock):
                     message = _("state {name!r}: no rule in the rule pack measures clock {clock!r}")
                     self.problem(state.line, message.format(name=state.name, clock=clock))
+            for clock, (fact, values) in state.deadline_when.items():
+                self.choices(fact, values, state.line, f"state {state.name!r} {clock}")
             for clock in state.stop_clocks:
                 if clock not in started:
                     message = _("state {name!r}: stops clock {clock!r} that no state starts")
                     self.problem(state.line, message.format(name=state.name, clock=clock))
+        counted = {s.arg for s in self.playbook.steps() if s.kind == "count"}
         for step in self.playbook.steps():
+            if step.kind == "within_limit":
+                self.limit(step, counted, clock_exists)
             if step.kind == "close_clock" and step.arg["clock"] not in started:
                 message = _("close_clock: closes clock {clock!r} that no state starts")
                 self.problem(step.line, message.format(clock=step.arg["clock"]))
@@ -221,6 +232,20 @@ class _Linter:
                 "templates: a playbook with clocks names its `reminder` and `escalation` templates"
             )
             self.problem(self.playbook.policy.line, message)
+
+    def limit(self, step: Step, counted: set[str], exists: Exists | None) -> None:
+        """A `within_limit` guard counts what a `count` action counts, against a limit the
+        rule pack declares; the count is the engine's, so no fact may share its name."""
+        count, limit = step.arg["count"], step.arg["limit"]
+        if count not in counted:
+            message = _("within_limit: no step counts {count!r}; add `count: {count}` to one")
+            self.problem(step.line, message.format(count=count))
+        if count in self.playbook.facts:
+            message = _("within_limit: {count!r} is kept by the engine; it cannot be a fact too")
+            self.problem(step.line, message.format(count=count))
+        if exists is not None and not exists(limit):
+            message = _("within_limit: the rule pack declares no limit {limit!r}")
+            self.problem(step.line, message.format(limit=limit))
 
     def templates(self, exists: Exists) -> None:
         for template, line in self.playbook.templates():

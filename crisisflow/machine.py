@@ -9,7 +9,7 @@ closure built here from an allow-listed name, never a string, so no YAML text ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, cast
@@ -74,6 +74,7 @@ class IncidentModel:
     refusals: list[str] = field(default_factory=list)
     fired: str | None = None  # the trigger, once it has fired
     new_stamps: set[str] = field(default_factory=set)  # times this step recorded
+    limits: Mapping[str, Any] = field(default_factory=dict)  # the rule pack's, by id
 
     @property
     def stamps_changed(self) -> bool:
@@ -90,6 +91,15 @@ def _stamp(name: str) -> Callable[[IncidentModel], None]:
             model.new_stamps.add(name)
 
     return stamp
+
+
+def _count(name: str) -> Callable[[IncidentModel], None]:
+    """One more time the step happened, kept as a fact only the engine sets."""
+
+    def count(model: IncidentModel) -> None:
+        model.facts[name] = int(model.facts.get(name) or 0) + 1
+
+    return count
 
 
 Callback = Callable[[EventData], Any]
@@ -123,6 +133,19 @@ def _guard(step: Step) -> Predicate:
     def stamped(m: IncidentModel) -> str | None:
         return None if arg in m.stamps else _("{stamp} has not been recorded yet").format(stamp=arg)
 
+    def within_limit(m: IncidentModel) -> str | None:
+        limit = m.limits.get(arg["limit"])
+        if limit is None:
+            return _("the rule pack declares no limit {limit}; add it under limits:").format(
+                limit=arg["limit"]
+            )
+        done = int(m.facts.get(arg["count"]) or 0)
+        if done < limit.most:
+            return None
+        return _("{count}: {done} of at most {most} ({basis})").format(
+            count=arg["count"], done=done, most=limit.most, basis=limit.basis
+        )
+
     def has_statement(m: IncidentModel) -> str | None:
         if arg in m.statements:
             return None
@@ -142,6 +165,7 @@ def _guard(step: Step) -> Predicate:
         "stamped": stamped,
         "has_statement": has_statement,
         "statement_approved": statement_approved,
+        "within_limit": within_limit,
     }
     return guards[kind]  # playbook.GUARDS and this table agree
 
@@ -175,6 +199,8 @@ def _effect(step: Step, cause: str) -> Callable[[IncidentModel], Any]:
     kind, arg = step.kind, step.arg
     if kind == "stamp":
         return _stamp(arg)
+    if kind == "count":
+        return _count(arg)
     if kind == "notify":
         return lambda model: model.effects.append(
             Notify(arg["to"], arg["template"], cause, arg.get("due"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,18 @@ from .i18n import Localized
 from .policy import Policy
 
 # What a guard or an action may be: the key of a one-entry mapping in the YAML.
-GUARDS = ("actor_is", "fact_in", "fact_set", "stamped", "has_statement", "statement_approved")
+GUARDS = (
+    "actor_is",
+    "fact_in",
+    "fact_set",
+    "stamped",
+    "has_statement",
+    "statement_approved",
+    "within_limit",
+)
 # What a step may do to a statement drafted earlier, as `statement --…` commands would.
 STATEMENT_STEPS = ("submit_statement", "approve_statement", "reject_statement", "publish_statement")
-ACTIONS = ("notify", "draft", "stamp", "close_clock", *STATEMENT_STEPS)
+ACTIONS = ("notify", "draft", "stamp", "count", "close_clock", *STATEMENT_STEPS)
 # How a clock ends when nothing is owed any more, besides met or missed (`close_clock`): the
 # office decided not to speak (do not amplify a rumour), or the matter went to another body.
 CLOCK_OUTCOMES = ("not_required", "handed_over")
@@ -88,6 +96,8 @@ class State:
     final: bool
     line: int
     deadlines: tuple[str, ...] = ()  # clocks that start when the state is entered
+    # A clock of ``deadlines`` that starts only when a fact holds one of some values.
+    deadline_when: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     stop_clocks: tuple[str, ...] = ()  # clocks that reaching the state stops (met or missed)
 
 

@@ -93,6 +93,41 @@ def _clock_names(
     return r.names(spec.get(key, []), f"{where} {key}", r.line(spec, key, line), CLOCK_RE)
 
 
+def _deadlines(
+    r: Reader, spec: dict[str, Any], where: str, line: int
+) -> tuple[tuple[str, ...], dict[str, tuple[str, tuple[str, ...]]]]:
+    """A state's `deadlines:`: clock names, or `{clock: NAME, when: {FACT: [values]}}` for a
+    clock that runs only for some incidents (a petition's, not a question's)."""
+    node, where = spec.get("deadlines", []), f"{where} deadlines"
+    at = r.line(spec, "deadlines", line)
+    if not isinstance(node, list) or not all(isinstance(i, str | dict) for i in node):
+        return r.names(node, where, at, CLOCK_RE), {}
+    names: list[str] = []
+    when: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for index, item in enumerate(node):
+        item_line = r.line(node, index, at)
+        if isinstance(item, str):
+            names += r.names(item, where, item_line, CLOCK_RE)
+            continue
+        r.keys(item, where, ("clock", "when"), ("clock", "when"))
+        clock = r.names(item.get("clock", ""), where + " clock", item_line, CLOCK_RE)
+        condition = item.get("when")
+        if not (isinstance(condition, dict) and len(condition) == 1):
+            r.problem(item_line, _("{where}: write when: {{FACT: [values]}}").format(where=where))
+            continue
+        ((fact, values),) = condition.items()
+        if not isinstance(values, list) or not values:
+            r.problem(
+                item_line,
+                _("{where}: {fact} needs a list of values").format(where=where, fact=fact),
+            )
+            continue
+        if len(clock) == 1:
+            names.append(clock[0])
+            when[clock[0]] = (str(fact), tuple(str(v) for v in values))
+    return tuple(names), when
+
+
 _TOP_KEYS = (
     "id",
     "version",
@@ -227,6 +262,7 @@ def _state(r: Reader, name: str, spec: Any, line: int) -> State | None:
             _("{where}: final must be true or false").format(where=where),
         )
     on_enter_line = r.line(spec, "on_enter", line)
+    deadlines, deadline_when = _deadlines(r, spec, where, line)
     return State(
         name=name,
         title=r.localized(spec.get("title", name), where + " title", r.line(spec, "title", line)),
@@ -234,7 +270,8 @@ def _state(r: Reader, name: str, spec: Any, line: int) -> State | None:
         on_enter=read_steps(r, spec.get("on_enter"), where + " on_enter", on_enter_line, ACTIONS),
         final=bool(final),
         line=line,
-        deadlines=_clock_names(r, spec, "deadlines", where, line),
+        deadlines=deadlines,
+        deadline_when=deadline_when,
         stop_clocks=_clock_names(r, spec, "stop_clocks", where, line),
     )
 

@@ -60,6 +60,8 @@ def _check_step(r: Reader, kind: str, arg: Any, line: int, where: str) -> Step |
     where = f"{where} {kind}"
     if kind == "close_clock":
         return _close_clock(r, arg, line, where)
+    if kind == "within_limit":
+        return _within_limit(r, arg, line, where)
     if kind in ("notify", "draft"):
         spec = r.mapping(arg, where, line)
         if spec is None:
@@ -96,6 +98,7 @@ def _check_step(r: Reader, kind: str, arg: Any, line: int, where: str) -> Step |
         return Step(kind, r.names(arg, where, line), line)
     if kind in (
         "stamp",
+        "count",
         "fact_set",
         "stamped",
         "has_statement",
@@ -143,3 +146,17 @@ def _close_clock(r: Reader, arg: Any, line: int, where: str) -> Step | None:
         )
         return None
     return Step("close_clock", {"clock": clock, "as": outcome}, line)
+
+
+def _within_limit(r: Reader, arg: Any, line: int, where: str) -> Step | None:
+    """`within_limit: {count: NAME, limit: LIMIT}`: the step may happen while the times it was
+    counted (`count: NAME`) stay below the rule pack's limit."""
+    spec = r.mapping(arg, where, line)
+    if spec is None:
+        return None
+    r.keys(spec, where, ("count", "limit"), ("count", "limit"))
+    count = r.names(spec.get("count", ""), where + " count", r.line(spec, "count", line))
+    limit = r.names(spec.get("limit", ""), where + " limit", r.line(spec, "limit", line), CLOCK_RE)
+    if len(count) != 1 or len(limit) != 1:
+        return None
+    return Step("within_limit", {"count": count[0], "limit": limit[0]}, line)

@@ -21,7 +21,16 @@ TEMPLATE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 
 # Purposes of the templates a playbook names under `templates:`.
 TEMPLATE_PURPOSES = ("correction", "authorisation", "reminder", "escalation")
-_KEYS = ("approver", "publishers", "authorisation_grants", "press", "channels", "publish_facts")
+_KEYS = (
+    "approver",
+    "publishers",
+    "authorisation_grants",
+    "press",
+    "to_requester",
+    "channels",
+    "publish_facts",
+)
+_PUBLISH_FACTS = ("channel", "url", "requester", "requester_name")
 
 
 @dataclass(frozen=True)
@@ -30,14 +39,22 @@ class Policy:
     publishers: tuple[str, ...] = ()  # the roles that may publish the approved text
     grants: tuple[str, ...] = ()  # the roles a written per-incident authorisation gives
     press: tuple[str, ...] = ()  # kinds e-mailed to the directory's press list on publication
+    # Kinds e-mailed, on publication, to whoever asked (a press agency's answer), not the list.
+    to_requester: tuple[str, ...] = ()
     channels: dict[str, Localized] = field(default_factory=dict)
     channel_fact: str | None = None  # the fact a publish step takes its channel from
     url_fact: str | None = None  # ... and its address
+    requester_fact: str | None = None  # the fact holding the requester's e-mail address
+    requester_name_fact: str | None = None  # ... and the requester's name
     templates: dict[str, str] = field(default_factory=dict)  # purpose → template
     line: int = 1  # where `statements:` stands, for problems about it
 
     def goes_to_press(self, kind: str) -> bool:
         return kind in self.press
+
+    def mailed(self, kind: str) -> bool:
+        """Whether publishing ``kind`` e-mails its text to someone outside."""
+        return kind in self.press or kind in self.to_requester
 
     def channel_label(self, code: str, lang: str) -> str:
         label = self.channels.get(code)
@@ -65,15 +82,18 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         channels[str(code)] = r.localized(label, where, r.line(raw_channels, code, line))
     facts = spec.get("publish_facts", {})
     facts = r.mapping(facts, "statements publish_facts", r.line(spec, "publish_facts", line)) or {}
-    r.keys(facts, "statements publish_facts", ("channel", "url"))
+    r.keys(facts, "statements publish_facts", _PUBLISH_FACTS)
     return Policy(
         approver=approver,
         publishers=_names(r, spec, "publishers", line),
         grants=_names(r, spec, "authorisation_grants", line),
         press=_names(r, spec, "press", line),
+        to_requester=_names(r, spec, "to_requester", line),
         channels=channels,
         channel_fact=_one_name(r, facts, "channel", line),
         url_fact=_one_name(r, facts, "url", line),
+        requester_fact=_one_name(r, facts, "requester", line),
+        requester_name_fact=_one_name(r, facts, "requester_name", line),
         templates=_templates(r, templates, templates_line),
         line=line,
     )

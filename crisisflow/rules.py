@@ -84,10 +84,26 @@ _REPORT_KEYS = tuple(YearlyReport.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
+class Limit:
+    """How many times the law lets something happen in one matter (the rounds of feedback
+    between an agency and a press agency)."""
+
+    id: str
+    most: int
+    title: dict[str, str]
+    basis: str
+
+
+@dataclass(frozen=True)
 class Pack:
     rules: dict[str, Rule]
     calendar: Calendar
     yearly_report: YearlyReport = YearlyReport()
+    limits: dict[str, Limit] = field(default_factory=dict)
+
+    def knows(self, name: str) -> bool:
+        """Whether a playbook may name ``name``: a clock some rule measures, or a limit."""
+        return name in self.limits or any(r.clock == name for r in self.rules.values())
 
     def for_clock(self, clock: str) -> list[Rule]:
         return [r for r in self.rules.values() if r.clock == clock]
@@ -198,7 +214,27 @@ def load(path: Path) -> Pack:
         return frozenset(d for d in found if d is not None)
 
     calendar = Calendar(str(cal.get("country", "VN")), days("days_off"), days("working_days"))
-    return Pack(rules, calendar, _yearly_report(path, data))
+    return Pack(rules, calendar, _yearly_report(path, data), _limits(path, data))
+
+
+def _limits(path: Path, data: Any) -> dict[str, Limit]:
+    """`limits: {ID: {most: N, title: …, basis: …}}`."""
+    limits = {}
+    for limit_id, spec in (data.get("limits") or {}).items():
+        where = f"{path}:{data['limits'].line_of(limit_id)}: limit {limit_id}"
+        most = spec.get("most") if isinstance(spec, dict) else None
+        if not isinstance(most, int) or isinstance(most, bool) or most < 1 or not spec.get("basis"):
+            raise ConfigError(
+                _("{where}: write {{most: N, title: …, basis: …}} with N ≥ 1").format(where=where)
+            )
+        title = spec.get("title", limit_id)
+        limits[str(limit_id)] = Limit(
+            str(limit_id),
+            most,
+            dict(title) if isinstance(title, dict) else {"vi": str(title)},
+            str(spec["basis"]),
+        )
+    return limits
 
 
 def _yearly_report(path: Path, data: Any) -> YearlyReport:
@@ -230,8 +266,10 @@ def load_packs(paths: list[Path]) -> Pack:
     definitions are the ones."""
     packs = [load(path) for path in paths]
     rules: dict[str, Rule] = {}
+    limits: dict[str, Limit] = {}
     for pack in packs:
         rules.update(pack.rules)
+        limits.update(pack.limits)
     if not packs:
         return Pack(rules, Calendar())
-    return Pack(rules, packs[0].calendar, packs[0].yearly_report)
+    return Pack(rules, packs[0].calendar, packs[0].yearly_report, limits)

@@ -28,7 +28,9 @@ MAX_STATEMENT = 100_000
 # holding only a number ("[1]") is a reference, not a blank.
 _PLACEHOLDER = re.compile(r"\[(?!\s*\d+\s*\])[^\[\]\n]*\]|…{2,}|\.{4,}|…\.|\.…")
 # Press mail for a published statement: (statement) → the addresses it was queued for.
-PressMailer = Callable[["Statement"], list[str]]
+# Sends a published statement outside, as the policy says of ``kind`` (the statement's own,
+# or for a correction the kind it corrects); returns the addresses.
+PressMailer = Callable[["Statement", str], list[str]]
 
 
 def sha256(text: str) -> str:
@@ -200,8 +202,10 @@ def apply(
     if act.action == "approved":
         summary.update(_check_approvable(statement, act, where))
     sent: list[str] = []
-    if act.action == "published" and _check_publishable(conn, statement, act, policy):
-        sent = press(statement)
+    if act.action == "published":
+        mailed_as = _check_publishable(conn, statement, act, policy)
+        if mailed_as is not None:
+            sent = press(statement, mailed_as)
     store_statements.add_statement_action(
         conn,
         {
@@ -289,9 +293,10 @@ def overruled(rejected: Any) -> dict[str, Any]:
     }
 
 
-def _check_publishable(conn: Any, statement: Statement, act: Act, policy: Policy) -> bool:
+def _check_publishable(conn: Any, statement: Statement, act: Act, policy: Policy) -> str | None:
     """Refuse unless the current text is the approved one on a declared channel (and a
-    correction goes out on its original's channel); say whether it goes to the press list."""
+    correction goes out on its original's channel); say as which kind it is e-mailed out
+    (a correction as what it corrects), if it is."""
     where = f"{statement.kind} v{statement.current.number}"
     if statement.status != "approved":
         raise TransitionRefused(
@@ -315,7 +320,7 @@ def _check_publishable(conn: Any, statement: Statement, act: Act, policy: Policy
                 )
             )
     kinds = (statement.kind, original.kind if original else None)
-    return any(k is not None and policy.goes_to_press(k) for k in kinds)
+    return next((k for k in kinds if k is not None and policy.mailed(k)), None)
 
 
 def corrected(conn: Any, statement: Statement) -> Statement | None:

@@ -156,6 +156,8 @@ def outcome_text(
                 hash=step["sha256"][:12],
             )
         )
+        if step.get("press"):
+            lines.append("    " + _("sent to: {to}").format(to=", ".join(step["press"])))
     for c in outcome.clocks:
         due = _(", due {due}").format(due=local(c["due_at"])) if c.get("due_at") else ""
         lines.append(

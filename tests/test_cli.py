@@ -105,18 +105,19 @@ def test_playbook_check_warns_of_each_rule_no_playbook_can_start(workspace: Path
     line = next(
         n
         for n, text in enumerate(rules.read_text(encoding="utf-8").splitlines(), start=1)
-        if text.startswith("  reply_on_press:")
+        if text.startswith("  disclosure.default:")
     )
-    warning = f"{rules}:{line}: warning: rule reply_on_press can never start"
-    assert "3 playbook(s) OK" in checked.stdout and warning in checked.stderr
-    assert "initial_info" not in checked.stderr  # the 24 h clock starts in every playbook
+    warning = f"{rules}:{line}: warning: rule disclosure.default can never start"
+    assert "4 playbook(s) OK" in checked.stdout and warning in checked.stderr
+    for started in ("initial_info", "reply_on_press", "forwarded_petition", "press_correction"):
+        assert started not in checked.stderr  # a shipped playbook starts each of these
     playbook = workspace / "playbooks" / "rumour.yaml"
     text = playbook.read_text(encoding="utf-8")
     playbook.write_text(
-        text.replace("deadlines: [fact_check]", "deadlines: [fact_check, press_reply]"),
+        text.replace("deadlines: [fact_check]", "deadlines: [fact_check, disclosure]"),
         encoding="utf-8",
     )
-    assert "reply_on_press" not in run(workspace, "playbook", "check").stderr
+    assert "disclosure.default" not in run(workspace, "playbook", "check").stderr
 
 
 def test_playbook_check_prints_file_line_problems(workspace: Path, tmp_path: Path) -> None:

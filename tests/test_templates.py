@@ -105,9 +105,36 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             ),
         },
     }
+    # The press-inquiry playbook's own mail reads the request's facts.
+    inquiry = app.incidents.open(
+        "press-inquiry",
+        "Hỏi về đường ven biển",
+        given={"press_agency": "Báo Tuổi Trẻ", "question": "Tiến độ giải phóng mặt bằng?"},
+        actor=app.identify(),
+    ).ref
+    with app.store.reading() as conn:
+        row = crisisflow.store_incidents.incident_by_ref(conn, inquiry)
+        asked = view_of(row, app.catalogue.pinned(conn, row.playbook_hash))
+    inquiry_context = app.drafter.context(
+        asked, actor="truc-ban", note="Ghi chú.", trigger="refuse", now=now
+    )
+    inquiry_context["incident"]["facts"]["refusal_ground"] = "under_investigation"
     app.close()
     mp.undo()
-    return {**context, **extras, "ref": ref}
+    return {
+        **context,
+        **extras,
+        "ref": ref,
+        "inquiry": {**inquiry_context, **extras, "ref": inquiry},
+    }
+
+
+def context_for(name: str, contexts: dict[str, object]) -> dict[str, object]:
+    """The context of the incident whose playbook sends ``name``."""
+    inquiry = contexts["inquiry"]
+    assert isinstance(inquiry, dict)
+    own = name.removeprefix("mail/").removeprefix("task-").startswith("inquiry")
+    return inquiry if own else contexts
 
 
 def test_there_is_a_template_for_every_document_kind() -> None:
@@ -136,7 +163,7 @@ def test_there_is_a_template_for_every_document_kind() -> None:
 def test_template_renders(name: str, lang: str, contexts: dict[str, object]) -> None:
     renderer = Renderer([shipped("templates")])
     assert renderer.find(name, lang, exact=True), f"{name} has no {lang} variant"
-    parts = renderer.render(name, lang, {**contexts, "lang": lang})
+    parts = renderer.render(name, lang, {**context_for(name, contexts), "lang": lang})
     assert parts["body"].strip()
     assert all(unicodedata.is_normalized("NFC", text) for text in parts.values())
     if name.startswith(("mail/", "access/")):  # messages have a subject, documents a title
@@ -165,6 +192,7 @@ def test_an_approval_request_shows_the_whole_text_and_its_page(
     name: str, lang: str, contexts: dict[str, object]
 ) -> None:
     renderer = Renderer([shipped("templates")])
+    contexts = context_for(name, contexts)
     body = renderer.render(name, lang, {**contexts, "lang": lang})["body"]
     statement = contexts["statement"]
     assert isinstance(statement, dict)
@@ -181,6 +209,7 @@ def test_task_mail_shows_its_acknowledge_link_when_it_has_one(
     name: str, lang: str, contexts: dict[str, object]
 ) -> None:
     renderer = Renderer([shipped("templates")])
+    contexts = context_for(name, contexts)
     for role in ("field_unit", "legal", "communications", "drafting_unit", "monitor"):
         body = renderer.render(name, lang, {**contexts, "lang": lang, "role": role})["body"]
         assert f": {contexts['ack_url']}\n" in body
@@ -212,6 +241,10 @@ def test_a_preview_shows_example_links_that_acknowledge_nothing(workspace: Path)
     assert "Xác nhận đã nhận nhiệm vụ: http://127.0.0.1:8080/ack/preview" in task.stdout
 
 
+# The facts a playbook's `open` insists on.
+REQUIRED = {"press-inquiry": ("press_agency", "question")}
+
+
 def test_every_shipped_template_renders_through_the_command_as_its_use_gives_it(
     workspace: Path,
 ) -> None:
@@ -230,7 +263,10 @@ def test_every_shipped_template_renders_through_the_command_as_its_use_gives_it(
     used: dict[str, str] = {}
     refs: dict[str, str] = {}
     for path in sorted(shipped("playbooks").glob("*.yaml")):
-        opened = runner.invoke(cli, ["open", path.stem, "--title", "Thử", "--json"], env=env)
+        given = [a for fact in REQUIRED.get(path.stem, ()) for a in ("--set", f"{fact}=Thử")]
+        opened = runner.invoke(
+            cli, ["open", path.stem, "--title", "Thử", *given, "--json"], env=env
+        )
         refs[path.stem] = json.loads(opened.stdout)["ref"]
         for name, _line in load_file(path).templates():
             used.setdefault(name, path.stem)

@@ -192,8 +192,8 @@ class App:
     def catalogue(self) -> Catalogue:
         from ..catalogue import Catalogue
 
-        def clock_exists(clock: str) -> bool:
-            return any(r.clock == clock for r in self.rule_pack.rules.values())
+        def clock_exists(name: str) -> bool:  # a clock or a limit of the rule pack
+            return self.rule_pack.knows(name)
 
         def template_exists(name: str) -> bool:
             return self.renderer.exists(name)

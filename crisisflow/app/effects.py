@@ -331,12 +331,17 @@ def press_mailer(
     now: datetime,
     pending: list[dict[str, Any]] | None = None,
 ) -> stmts.PressMailer:
-    """Queue a published statement's text to the press list, in the caller's transaction (or
-    add its outbox rows to ``pending``, for the caller to insert with its own)."""
+    """Queue a published statement's text to the press list, or to the requester it answers,
+    in the caller's transaction (or add its outbox rows to ``pending``, for the caller to
+    insert with its own)."""
+    policy = incident.playbook.policy
 
-    def send(statement: stmts.Statement) -> list[str]:
+    def send(statement: stmts.Statement, kind: str) -> list[str]:
         current = statement.current
-        mails = drafter.press_messages(incident, current.title, current.text, now)
+        if kind in policy.to_requester:
+            mails = drafter.requester_messages(incident, current.title, current.text, now)
+        else:
+            mails = drafter.press_messages(incident, current.title, current.text, now)
         key = f"{incident.ref}/press/{statement.kind}/v{current.number}"
         rows = outbox.rows(mails, statement.incident_id, None, key, now)
         if pending is None:

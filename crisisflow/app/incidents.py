@@ -94,7 +94,7 @@ def _step_clocks(
     state = playbook.states[model.state]
     if state.deadlines or state.stop_clocks or state.final or model.stamps_changed:
         changes += keeper.on_enter(
-            conn, incident_id, playbook, model.state, model.stamps, model.now, clocks
+            conn, incident_id, playbook, model.state, model.stamps, model.now, clocks, model.facts
         )
     return changes
 
@@ -165,7 +165,7 @@ class IncidentCases:
                 conn, incident, incident_id, event, event_id, rendered, model, outcome, fresh
             )
             outcome.clocks = app.clock_keeper.on_enter(
-                conn, incident_id, playbook, model.state, model.stamps, now, clocks=[]
+                conn, incident_id, playbook, model.state, model.stamps, now, [], model.facts
             )
         outcome.next = next_steps(playbook, model.state)
         return outcome
@@ -256,6 +256,7 @@ class IncidentCases:
         note = clean_note(note)
         writer = effects.Writer(app, actor, confirm_unchanged=confirm_unchanged)
         keeper, directory = app.clock_keeper, app.directory  # loaded before the transaction
+        limits = keeper.pack.limits
         with authority.explaining_entry(actor), app.store.writing() as conn:
             row, clocks = incident_and_clocks(conn, ref)
             if expect_state and row.state != expect_state:
@@ -283,6 +284,7 @@ class IncidentCases:
                 note=note,
                 statements=known.kinds,
                 approved_statements=known.approved,
+                limits=limits,
             )
             app.catalogue.machines.fire(playbook, model, trigger)
             authorised = Authorised(conn, row, model.now)
