@@ -280,7 +280,7 @@ class Clocks:
         drafter: Drafter,
         now: datetime,
     ) -> dict[str, Any]:
-        role = _addressee(incident.playbook, row, notice)
+        roles = _addressees(incident.playbook, row, notice)
         deadline = {
             "rule": row.rule,
             "title": row.title,
@@ -299,8 +299,12 @@ class Clocks:
                     "{purpose}: mail/deadline-{purpose}` to playbooks/{id}.yaml"
                 ).format(ref=incident.ref, id=incident.playbook.id, purpose=purpose)
             )
-        mails = drafter.for_role(incident, role, template, {"deadline": deadline}, now)
-        recipients = [m["recipient"] for m in mails]
+        mails, recipients = [], set[str]()
+        for role in roles:  # one message per address, however many of the roles it fills
+            for m in drafter.for_role(incident, role, template, {"deadline": deadline}, now):
+                if m["recipient"] not in recipients:
+                    recipients.add(m["recipient"])
+                    mails.append(m)
         history.append(
             conn,
             row.incident_id,
@@ -308,19 +312,20 @@ class Clocks:
             actor=CLOCK.person,
             kind=notice.kind,
             note=_("{clock}: {kind} to {role}, due {due}").format(
-                clock=row.clock, kind=notice.kind, role=role, due=self.local(row.due_at)
+                clock=row.clock, kind=notice.kind, role=", ".join(roles), due=self.local(row.due_at)
             ),
             data={
                 "clock": row.clock,
                 "rule": row.rule,
                 "key": notice.key,
                 "due_at": row.due_at.isoformat(),
-                "to": recipients,
+                "to": [m["recipient"] for m in mails],
                 "via": CLOCK.via,
             },
         )
         outbox.queue(conn, mails, row.incident_id, f"{incident.ref}/{row.clock}/{notice.key}", now)
-        return {"ref": incident.ref, "clock": row.clock, "notice": notice.key, "to": recipients}
+        to = [m["recipient"] for m in mails]
+        return {"ref": incident.ref, "clock": row.clock, "notice": notice.key, "to": to}
 
     def acknowledge(self, conn: Any, rows: list[Any], unit: str, now: datetime) -> None:
         """``unit`` took on these clocks' tasks: no more reminders (escalation still comes)."""
@@ -347,13 +352,14 @@ def _applies(when: tuple[str, tuple[str, ...]] | None, facts: Mapping[str, Any])
     return str(facts.get(fact)) in values
 
 
-def _addressee(playbook: Playbook, row: Any, notice: Notice) -> str:
-    """A reminder goes to the clock's owner; escalation level n to the n-th role of the
-    playbook's escalation chain (the last one again once the chain is used up)."""
+def _addressees(playbook: Playbook, row: Any, notice: Notice) -> tuple[str, ...]:
+    """A reminder goes to the roles the playbook's `reminders` names for the clock, else to
+    its owner; escalation level n to the n-th role of the playbook's escalation chain (the
+    last one again once the chain is used up)."""
     chain = playbook.escalation or ((row.owner,) if row.owner else ())
     if notice.kind == "reminder" or not chain:
-        return str(row.owner or chain[0])
-    return chain[min(notice.level, len(chain)) - 1]
+        return playbook.reminders.get(row.clock) or (str(row.owner or chain[0]),)
+    return (chain[min(notice.level, len(chain)) - 1],)
 
 
 class _Row:

@@ -90,6 +90,9 @@ class _Linter:
             self.problem(1, _("no state is final; mark the end states `final: true`"))
         for role in pb.escalation:
             self.role(role, 1, _("escalation"))
+        for clock, roles in pb.reminders.items():
+            for role in roles:
+                self.role(role, 1, _("reminders {clock}").format(clock=clock))
 
     def transitions(self) -> None:
         states, seen = self.playbook.states, dict[tuple[str, str], int]()
@@ -216,6 +219,10 @@ class _Linter:
                 if clock not in started:
                     message = _("state {name!r}: stops clock {clock!r} that no state starts")
                     self.problem(state.line, message.format(name=state.name, clock=clock))
+        for clock in self.playbook.reminders:
+            if clock not in started:
+                message = _("reminders: no state starts clock {clock!r}")
+                self.problem(1, message.format(clock=clock))
         counted = {s.arg for s in self.playbook.steps() if s.kind == "count"}
         for step in self.playbook.steps():
             if step.kind == "within_limit":

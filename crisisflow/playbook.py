@@ -128,6 +128,9 @@ class Playbook:
     source_hash: str
     filename: str
     escalation: tuple[str, ...] = ()  # who hears of an overdue clock, in turn
+    # Who is reminded of a clock before it runs out, when not the owner of the state that
+    # started it (the rumour's 24 hours: the office and the spokesperson, not the monitor).
+    reminders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)  # who approves and publishes, and where
 
     def transitions_from(self, state: str) -> list[Transition]:

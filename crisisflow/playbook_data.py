@@ -140,6 +140,7 @@ _TOP_KEYS = (
     "states",
     "transitions",
     "escalation",
+    "reminders",
     "statements",
     "templates",
 )
@@ -169,6 +170,7 @@ def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[
         r.line(top, "templates"),
     )
     initial = top.get("initial")
+    reminders = _reminders(r, top)
     if r.problems:
         return None, r.problems
     return Playbook(
@@ -185,8 +187,20 @@ def build(data: Any, source: str, filename: str) -> tuple[Playbook | None, list[
         source_hash=content_hash(source),
         filename=filename,
         escalation=r.names(top.get("escalation", []), "escalation", r.line(top, "escalation")),
+        reminders=reminders,
         policy=rules,
     ), []
+
+
+def _reminders(r: Reader, top: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`reminders: {CLOCK: [roles]}`."""
+    if "reminders" not in top:
+        return {}
+    spec = r.mapping(top["reminders"], "reminders", r.line(top, "reminders")) or {}
+    return {
+        str(clock): r.names(roles, f"reminders {clock}", r.line(spec, clock))
+        for clock, roles in spec.items()
+    }
 
 
 def _identity(r: Reader, top: dict[str, Any]) -> tuple[Any, Any, Any]:

@@ -230,7 +230,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("trigger: triage", "trigger: take_up")
-        .replace("version: 4", "version: 5"),
+        .replace("version: 5", "version: 6"),
         encoding="utf-8",
     )
     app.incidents.advance(
@@ -240,7 +240,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     assert app.records.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
     app.incidents.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify())
-    assert app.records.show(ref)["playbook"]["version"] == 4
+    assert app.records.show(ref)["playbook"]["version"] == 5
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:

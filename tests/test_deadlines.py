@@ -185,6 +185,22 @@ def test_reminders_and_escalations_are_sent_once_however_often_tick_runs(
     assert app.records.audit(ref)[0]["broken_at"] is None
 
 
+@pytest.mark.parametrize("playbook", ["rumour", "media-crisis"])
+def test_the_legal_clock_reminds_the_office_and_the_spokesperson(
+    app: App, clock: FakeClock, playbook: str
+) -> None:
+    ref = app.incidents.open(playbook, TITLE, actor=app.identify()).ref
+    assert clocks(app, ref)["initial_info"]["owner"] == "monitor"  # its first state's owner
+    clock.advance(hours=12, minutes=1)  # past half of the 24 hours
+    sent = [n for n in app.clocks.tick() if n["clock"] == "initial_info"]
+    # The office, and the directory's spokesperson until one is assigned; not the monitor.
+    assert [(n["notice"], sorted(n["to"])) for n in sent] == [
+        ("remind:50%", ["chutich@vinhlinh.example", "vanphong@vinhlinh.example"])
+    ]
+    reminder = [e for e in app.records.show(ref)["events"] if e["kind"] == "reminder"][-1]
+    assert "coordinator, spokesperson" in reminder["note"]
+
+
 def test_concurrent_workers_send_each_notice_once(workspace: Path, clock: FakeClock) -> None:
     apps = [App(load_settings(workspace), clock=clock) for _ in range(3)]
     for _ in range(4):
