@@ -293,6 +293,7 @@ RUMOUR_TO_DECISION = [
     [
         ("monitor_only", {}, "not_required"),  # do not amplify: nothing is to be said
         ("refer", {"refer_to": "police"}, "handed_over"),  # the police take the matter
+        ("hand_over", {}, "handed_over"),  # a media-crisis incident takes it over
     ],
 )
 def test_a_rumour_clock_closed_by_a_decision_is_never_met_and_escalates_no_more(
