@@ -122,7 +122,10 @@ statements = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # A correction (đính chính) points at the published statement it corrects.
     Column("corrects_id", Integer, ForeignKey("statements.id"), nullable=True),
-    UniqueConstraint("incident_id", "kind"),
+    # A published text never changes: new words on the same matter (a further update) are a
+    # new statement of the kind, the next in its series; the latest is the kind's current one.
+    Column("series", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("incident_id", "kind", "series"),
 )
 
 statement_versions = Table(

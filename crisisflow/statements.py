@@ -27,7 +27,6 @@ MAX_STATEMENT = 100_000
 # minh: bổ sung trước khi trình ký.]", "[…]") or a dotted leader ("……", "........"). A bracket
 # holding only a number ("[1]") is a reference, not a blank.
 _PLACEHOLDER = re.compile(r"\[(?!\s*\d+\s*\])[^\[\]\n]*\]|…{2,}|\.{4,}|…\.|\.…")
-# Press mail for a published statement: (statement) → the addresses it was queued for.
 # Sends a published statement outside, as the policy says of ``kind`` (the statement's own,
 # or for a correction the kind it corrects); returns the addresses.
 PressMailer = Callable[["Statement", str], list[str]]
@@ -45,6 +44,7 @@ class Statement:
     incident_id: int
     kind: str
     corrects_id: int | None
+    series: int = 1  # its place among the incident's statements of its kind
     versions: list[Any] = field(default_factory=list)
     actions: list[Any] = field(default_factory=list)
 
@@ -75,6 +75,11 @@ class Statement:
     def approved(self) -> bool:
         return self.status in ("approved", "published")
 
+    @property
+    def published(self) -> bool:
+        """Once published, a text is frozen: it is corrected, or followed by the next one."""
+        return self.last("published") is not None
+
     def last(self, action: str) -> Any | None:
         return next((a for a in reversed(self.actions) if a.action == action), None)
 
@@ -92,12 +97,19 @@ class Statement:
 
 
 def assemble(heads: list[Any], versions: list[Any], actions: list[Any]) -> dict[str, Statement]:
-    by_id = {h.id: Statement(h.id, h.incident_id, h.kind, h.corrects_id) for h in heads}
+    """Each kind's current statement (the latest of its series), with its versions and
+    actions."""
+    return {s.kind: s for s in every_statement(heads, versions, actions)}
+
+
+def every_statement(heads: list[Any], versions: list[Any], actions: list[Any]) -> list[Statement]:
+    """The statements, earlier ones of a series included, in the order they were started."""
+    by_id = {h.id: Statement(h.id, h.incident_id, h.kind, h.corrects_id, h.series) for h in heads}
     for v in versions:
         by_id[v.statement_id].versions.append(v)
     for a in actions:
         by_id[a.statement_id].actions.append(a)
-    return {s.kind: s for s in by_id.values() if s.versions}
+    return [s for s in by_id.values() if s.versions]
 
 
 def unified_diff(kind: str, old: Any, new: Any) -> str:
@@ -134,9 +146,10 @@ def add_version(
     now: datetime,
     corrects_id: int | None = None,
     new: bool = False,
+    series: int = 1,
 ) -> int:
-    """Store a drafted or edited text as the statement's next version (its first, ``new``);
-    return its number."""
+    """Store a drafted or edited text as the statement's next version (the first of a new
+    statement, ``new``, the ``series``-th of its kind); return its number."""
     values = {
         "title": draft["title"],
         "text": draft["text"],
@@ -147,7 +160,7 @@ def add_version(
         "created_at": now,
     }
     return store_statements.add_statement_version(
-        conn, incident_id, kind, values, corrects_id=corrects_id, new=new
+        conn, incident_id, kind, values, corrects_id=corrects_id, new=new, series=series
     )
 
 
@@ -225,12 +238,12 @@ def apply(
 
 def _refuse_out_of_turn(statement: Statement, act: Act, where: str) -> None:
     status = statement.status
-    if status == "published" and act.action in ("submitted", "approved"):
-        # A new round (an update, a new rebuttal) needs new text: the old one is out.
+    if statement.published and act.action in ("submitted", "approved"):
+        # What went out stands as it went out: new words are the next statement of the kind.
         raise TransitionRefused(
             _(
-                "{what} is already published: edit it first (`crisisflow statement edit`), "
-                "then submit the new version"
+                "{what} is published and does not change: correct it (`crisisflow statement "
+                "correct`), or draft the next one by the playbook's step for it"
             ).format(what=where)
         )
     if act.action == "rejected" and status == "published":
@@ -328,4 +341,4 @@ def corrected(conn: Any, statement: Statement) -> Statement | None:
     if statement.corrects_id is None:
         return None
     records = store_statements.statement_records(conn, statement.incident_id)
-    return next((s for s in assemble(*records).values() if s.id == statement.corrects_id), None)
+    return next((s for s in every_statement(*records) if s.id == statement.corrects_id), None)

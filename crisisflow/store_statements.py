@@ -20,14 +20,19 @@ def add_statement_version(
     values: dict[str, Any],
     corrects_id: int | None = None,
     new: bool = False,
+    series: int = 1,
 ) -> int:
-    """Add the next numbered version of the incident's statement of ``kind`` (its first, when
-    the caller knows there is none: ``new``); return the version's number."""
+    """Add the next numbered version of the incident's current statement of ``kind`` (the
+    first of a new statement, when the caller knows there is none or starts the next of the
+    kind's ``series``: ``new``); return the version's number."""
     st, sv = m.statements, m.statement_versions
     sid = None
     if not new:
         sid = conn.execute(
-            sa.select(st.c.id).where(st.c.incident_id == incident_id, st.c.kind == kind)
+            sa.select(st.c.id)
+            .where(st.c.incident_id == incident_id, st.c.kind == kind)
+            .order_by(st.c.id.desc())
+            .limit(1)
         ).scalar()
     if sid is None:
         sid = conn.execute(
@@ -37,6 +42,7 @@ def add_statement_version(
                 "kind": kind,
                 "created_at": values["created_at"],
                 "corrects_id": corrects_id,
+                "series": series,
             },
         ).inserted_primary_key[0]  # type: ignore[index]
         number = 1
@@ -52,6 +58,7 @@ def statements_of(conn: Connection, incident_id: int) -> Sequence[Any]:
     return conn.execute(
         sa.select(
             st.c.kind,
+            st.c.series,
             sv.c.number,
             sv.c.title,
             sv.c.text,
@@ -95,6 +102,15 @@ _LATEST = (
     .where(_OTHERS.c.statement_id == m.statements.c.id)
     .scalar_subquery()
 )
+_SERIES = m.statements.alias("series")
+_NEWEST = (  # the kind's current statement: the latest of its series
+    sa.select(sa.func.max(_SERIES.c.id))
+    .where(
+        _SERIES.c.incident_id == sa.bindparam("incident_id"),
+        _SERIES.c.kind == sa.bindparam("kind"),
+    )
+    .scalar_subquery()
+)
 # The statement, its current version and every action on it, in one round trip: one row per
 # action (or one row with no action).
 _CURRENT = (
@@ -103,14 +119,14 @@ _CURRENT = (
         m.statements.c.incident_id,
         m.statements.c.kind,
         m.statements.c.corrects_id,
+        m.statements.c.series,
         *[c for c in m.statement_versions.c if c.name != "id"],
         *[c.label("a_" + c.name) for c in _ACTION_COLUMNS],
     )
     .join(m.statement_versions, m.statement_versions.c.statement_id == m.statements.c.id)
     .outerjoin(m.statement_actions, m.statement_actions.c.statement_id == m.statements.c.id)
     .where(
-        m.statements.c.incident_id == sa.bindparam("incident_id"),
-        m.statements.c.kind == sa.bindparam("kind"),
+        m.statements.c.id == _NEWEST,
         m.statement_versions.c.number == _LATEST,
     )
     .order_by(m.statement_actions.c.id)

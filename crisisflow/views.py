@@ -214,9 +214,11 @@ def incident_text(data: dict[str, Any], lang: str, local: Callable[[Any], str]) 
     if data["statements"]:
         lines.append(_("Statements:"))
         for s in data["statements"]:
-            last = s["versions"][-1]
+            last, kind = s["versions"][-1], s["kind"]
+            if s.get("series", 1) > 1:
+                kind = f"{kind} #{s['series']}"
             lines.append(
-                f"  {s['kind']:<20} v{last['number']}  {local(last['created_at'])}  {last['title']}"
+                f"  {kind:<20} v{last['number']}  {local(last['created_at'])}  {last['title']}"
             )
     if data["undeliverable"]:
         lines.append(

@@ -77,12 +77,19 @@ class StatementPolicy:
     publishers: tuple[str, ...]
     grants: tuple[str, ...]
     press: tuple[str, ...]
+    to_requester: tuple[str, ...]  # mailed to the address the requester fact holds
+    requester: str | None
 
 
 def statement_policy(playbook: Playbook) -> StatementPolicy:
     policy = playbook.policy
     return StatementPolicy(
-        str(policy.approver), tuple(policy.publishers), tuple(policy.grants), tuple(policy.press)
+        str(policy.approver),
+        tuple(policy.publishers),
+        tuple(policy.grants),
+        tuple(policy.press),
+        tuple(policy.to_requester),
+        policy.requester_fact,
     )
 
 
@@ -296,6 +303,7 @@ def walk_machine(
     triggers = sorted({t.trigger for t in playbook.transitions} | {"no_such_trigger"})
     drafted = {s.arg["kind"] for s in playbook.steps() if s.kind == "draft"}
     policy = statement_policy(playbook)
+    limits = app.clock_keeper.pack.limits
     # Facts that fill a role (a spokesperson): only a step that requires one may set it.
     role_facts = {
         n for n, f in playbook.facts.items() if f.type in ("person", "unit") and n in playbook.roles
@@ -567,6 +575,19 @@ def walk_machine(
                     continue
                 if any(s.kind in STATEMENT_ACTIONS and s.arg not in kinds for s in t.actions):
                     continue
+                if any(  # what went out does not change: no new round without a new draft
+                    s.kind in ("submit_statement", "approve_statement", "reject_statement")
+                    and statuses.get(s.arg) == "published"
+                    for s in t.actions
+                ):
+                    continue
+                if any(
+                    g.kind == "within_limit"
+                    and int(self.incident.facts.get(g.arg["count"]) or 0)
+                    >= limits[g.arg["limit"]].most
+                    for g in t.guards
+                ):
+                    continue
                 if self.actors(t, True):
                     found.append(t)
             return found
@@ -593,9 +614,12 @@ def walk_machine(
             return [t for t in self.fireable() if any(not self.present(n) for n in t.requires)]
 
         def editable(self) -> list[str]:
-            """Drafted statements an edit would change the status of."""
+            """Drafted statements an edit would change the status of (a published one is
+            frozen)."""
             return sorted(
-                k for k, s in self.incident.statuses.items() if k in drafted and s != "draft"
+                k
+                for k, s in self.incident.statuses.items()
+                if k in drafted and s not in ("draft", "published")
             )
 
         def unapproved(self) -> list[str]:
@@ -611,12 +635,10 @@ def walk_machine(
             self.incident.statuses[kind] = "draft"
 
         def make_approved(self, data: st.DataObject, kind: str) -> None:
-            """Bring ``kind`` to approved the way staff would: edit a published text first
-            (a new round needs new text), submit, have an approver approve."""
-            if self.incident.statuses[kind] == "approved":
+            """Bring ``kind`` to approved the way staff would: submit, have an approver
+            approve (a published text counts as approved, and stays as it went out)."""
+            if self.incident.statuses[kind] in ("approved", "published"):
                 return
-            if self.incident.statuses[kind] == "published":
-                self.edit(kind, None)
             self.fill_blanks(kind)
             if self.incident.statuses[kind] != "submitted":
                 submit_statement(app, self.ref, kind, actor=data.draw(st.sampled_from(people)))
@@ -643,8 +665,6 @@ def walk_machine(
                 status = self.incident.statuses[step.arg]
                 if step.kind == "publish_statement" and status != "approved":
                     self.make_approved(data, step.arg)
-                elif status == "published":
-                    self.edit(step.arg, None)
                 if step.kind == "approve_statement":
                     self.fill_blanks(step.arg)
 
@@ -682,13 +702,18 @@ def walk_machine(
                     template = step.arg["template"]
                     mails.update((e, template) for e in self.addressed(step.arg["to"], facts))
                 elif step.kind == "draft":
-                    statuses.setdefault(step.arg["kind"], "draft")
+                    if statuses.get(step.arg["kind"]) in (None, "published"):
+                        statuses[step.arg["kind"]] = "draft"  # a new one: what went out stays
+                elif step.kind == "count":
+                    facts = {**facts, step.arg: int(facts.get(step.arg) or 0) + 1}
                 elif step.kind in STATEMENT_ACTIONS:
                     action = STATEMENT_ACTIONS[step.kind]
                     if (action, statuses[step.arg]) in ALREADY:
                         continue
                     if action == "published" and step.arg in policy.press:
                         mails.update((e, "press") for e in org.press)
+                    elif action == "published" and step.arg in policy.to_requester:
+                        mails.update([(facts[str(policy.requester)], "requester")])
                     statuses[step.arg] = action
             return Expected(
                 transition.trigger if transition else None,
@@ -705,6 +730,7 @@ def walk_machine(
 
         def open_incident(self, data: st.DataObject) -> None:
             names = data.draw(st.sets(st.sampled_from(free_facts)), "facts")
+            names |= {n for n, f in playbook.facts.items() if f.required}  # open insists
             given, facts = self.draw_values(data, sorted(names), {})
             facts = {n: f.default for n, f in playbook.facts.items() if f.default is not None} | (
                 facts
@@ -764,7 +790,13 @@ def walk_machine(
             # cancelled at the end.
             was = {d["clock"]: d["status"] for d in before.get("deadlines", [])}
             now = {d["clock"]: d["status"] for d in after["deadlines"]}
-            assert set(dest.deadlines) <= set(now) <= set(was) | set(dest.deadlines)
+            starts = {  # a clock the state starts `when` a fact says so, only then
+                c
+                for c in dest.deadlines
+                if c not in dest.deadline_when
+                or str(expected.facts.get(dest.deadline_when[c][0])) in dest.deadline_when[c][1]
+            }
+            assert starts <= set(now) <= set(was) | starts
             for name, status in was.items():
                 if status not in RUNNING:
                     assert now[name] == status, name

@@ -456,3 +456,57 @@ def test_only_someone_who_speaks_for_the_committee_is_made_spokesperson(app: App
         ref, "assign_spokesperson", given={"spokesperson": "pho-chu-tich"}, actor=app.identify()
     )
     assert out.to_state == "spokesperson_assigned"
+
+
+def test_a_published_text_is_frozen_and_further_information_is_the_next_statement(
+    app: App,
+) -> None:
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    walk(app, ref, through("monitor"))
+    published = app.statements.show(ref, "initial_info")
+    before = snapshot(app)
+    with pytest.raises(TransitionRefused, match="does not change; correct it"):
+        app.statements.edit(ref, "initial_info", "Văn bản khác.\n", actor=app.identify())
+    for act in (app.statements.submit, app.statements.approve):
+        with pytest.raises(TransitionRefused, match="published and does not change"):
+            act(ref, "initial_info", actor=own(app, "chu-tich"))
+    assert snapshot(app) == before
+
+    def update(note: str) -> dict[str, Any]:
+        drafted = app.incidents.advance(ref, "update", note=note, actor=app.identify()).drafted
+        app.incidents.advance(ref, "submit_update", actor=app.identify())
+        app.incidents.advance(ref, "approve_update", actor=own(app, "chu-tich"))
+        out = app.incidents.advance(
+            ref, "publish_update", given={"publish_channel": "portal"}, actor=own(app, "chu-tich")
+        )
+        assert out.statement_steps[0]["press"]  # further information goes to the press too
+        return drafted[0]
+
+    first = update("Đã di dời 12 hộ dân đến nơi an toàn.")
+    second = update("Đã khắc phục xong đoạn bờ kè bị sụt lún.")
+    assert (first["kind"], first["series"], second["series"]) == ("update_info", 1, 2)
+    shown = app.records.show(ref)
+    updates = [s for s in shown["statements"] if s["kind"] == "update_info"]
+    assert [(s["series"], len(s["versions"])) for s in updates] == [(1, 1), (2, 1)]
+    assert "12 hộ dân" in updates[0]["versions"][0]["text"]  # the first went out as it was
+    assert "bờ kè bị sụt lún" in updates[1]["versions"][0]["text"]
+    assert app.statements.show(ref, "update_info")["text"] == updates[1]["versions"][0]["text"]
+    assert app.statements.show(ref, "initial_info")["sha256"] == published["sha256"]
+
+
+def test_a_second_correction_is_a_new_one_and_never_rewrites_the_first(app: App, ref: str) -> None:
+    app.statements.approve(ref, "initial_info", actor=own(app, "chu-tich"))
+    app.statements.publish(ref, "initial_info", "portal", actor=own(app, "chu-tich"))
+    app.statements.correct(ref, "initial_info", "Số hộ là 12.", actor=app.identify())
+    with pytest.raises(TransitionRefused, match="is being prepared; edit it"):
+        app.statements.correct(ref, "initial_info", "Số hộ là 13.", actor=app.identify())
+    app.statements.approve(ref, "initial_info_correction", actor=own(app, "chu-tich"))
+    app.statements.publish(ref, "initial_info_correction", "portal", actor=own(app, "chu-tich"))
+    first = app.statements.show(ref, "initial_info_correction")
+    app.statements.correct(ref, "initial_info", "Thời điểm là 07 giờ.", actor=app.identify())
+    second = app.statements.show(ref, "initial_info_correction")
+    assert second["status"] == "draft" and second["corrects"] == "initial_info"
+    shown = app.records.show(ref)
+    corrections = [s for s in shown["statements"] if s["kind"] == "initial_info_correction"]
+    assert [s["series"] for s in corrections] == [1, 2]
+    assert corrections[0]["versions"][-1]["sha256"] == first["sha256"]

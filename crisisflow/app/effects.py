@@ -251,8 +251,11 @@ class Writer:
         for effect in model.effects:
             if isinstance(effect, Draft):
                 draft = next(drafts)
-                if effect.kind in current or effect.kind in changed:
+                earlier = current.get(effect.kind)
+                if effect.kind in changed or (earlier is not None and not earlier.published):
                     continue  # drafted once; from then on staff edit the text they have
+                # A published text is frozen: drafting the kind again starts the next one.
+                series = earlier.series + 1 if earlier is not None else 1
                 number = stmts.add_version(
                     conn,
                     incident_id,
@@ -260,9 +263,11 @@ class Writer:
                     draft,
                     author=self.actor.person,
                     now=model.now,
-                    new=effect.kind in known.looked_up,
+                    new=effect.kind in known.looked_up or earlier is not None,
+                    series=series,
                 )
-                outcome.drafted.append({**draft, "number": number})
+                outcome.drafted.append({**draft, "number": number, "series": series})
+                current.pop(effect.kind, None)  # read again before a later step acts on it
                 changed.add(effect.kind)
             elif isinstance(effect, StatementStep):
                 if effect.kind in changed or effect.kind not in current:
@@ -342,7 +347,8 @@ def press_mailer(
             mails = drafter.requester_messages(incident, current.title, current.text, now)
         else:
             mails = drafter.press_messages(incident, current.title, current.text, now)
-        key = f"{incident.ref}/press/{statement.kind}/v{current.number}"
+        series = "" if statement.series == 1 else f"#{statement.series}"
+        key = f"{incident.ref}/press/{statement.kind}{series}/v{current.number}"
         rows = outbox.rows(mails, statement.incident_id, None, key, now)
         if pending is None:
             store_outbox.insert_outbox(conn, rows)

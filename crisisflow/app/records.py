@@ -197,9 +197,11 @@ def _message(msg: Any) -> dict[str, Any]:
 
 
 def _statements(rows: Any) -> list[dict[str, Any]]:
-    statements: dict[str, dict[str, Any]] = {}
-    for s in rows:
-        entry = statements.setdefault(s.kind, {"kind": s.kind, "versions": []})
+    statements: dict[tuple[str, int], dict[str, Any]] = {}
+    for s in rows:  # a kind's later series are the statements that followed a published one
+        entry = statements.setdefault(
+            (s.kind, s.series), {"kind": s.kind, "series": s.series, "versions": []}
+        )
         entry["versions"].append(
             {
                 "number": s.number,

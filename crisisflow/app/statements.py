@@ -206,6 +206,13 @@ class StatementCases:
         def work(conn: Any, s: Situation) -> dict[str, Any]:
             statement = self._one(s.statements, s.row.ref, kind)
             current = statement.current
+            if statement.published:
+                raise TransitionRefused(
+                    _(
+                        "{ref}: {kind} was published and what went out does not change; "
+                        "correct it (`crisisflow statement correct {ref} {kind} --note ...`)"
+                    ).format(ref=s.row.ref, kind=kind)
+                )
             if text == current.text:
                 raise InvalidInput(
                     _("{kind}: the text is unchanged; nothing saved").format(kind=kind)
@@ -295,6 +302,15 @@ class StatementCases:
                         kind=kind
                     )
                 )
+            correction = f"{kind}_correction"
+            earlier = s.statements.get(correction)
+            if earlier is not None and not earlier.published:
+                raise TransitionRefused(
+                    _(
+                        "{ref}: a correction of {kind} is being prepared; edit it "
+                        "(`crisisflow statement edit {ref} {correction}`)"
+                    ).format(ref=s.row.ref, kind=kind, correction=correction)
+                )
             template = _template(s.playbook, "correction")
             draft = self.app.drafter.document(
                 view_of(s.row, s.playbook), template, actor=actor.person, note=note, now=s.now
@@ -302,13 +318,14 @@ class StatementCases:
             number = stmts.add_version(
                 conn,
                 statement.incident_id,
-                f"{kind}_correction",
+                correction,
                 draft,
                 author=actor.person,
                 now=s.now,
                 corrects_id=statement.id,
+                new=True,  # a published correction stands too: a further one is the next
+                series=earlier.series + 1 if earlier is not None else 1,
             )
-            correction = f"{kind}_correction"
             return {"correction": correction, "version": number, "channel": published.channel}
 
         return self._change(ref, actor, kind, "correction_started", work, note=note)
