@@ -19,6 +19,7 @@ from . import history, outbox, store_clocks
 from .actor import CLOCK
 from .clock_status import CANCELLED, MET, MISSED, RUNNING, status_of
 from .errors import ConfigError, InvalidInput
+from .facts import fact_times
 from .i18n import _
 from .rules import Pack, measure
 
@@ -146,12 +147,13 @@ class Clocks:
         if clocks is None:
             clocks = store_clocks.deadlines_of(conn, incident_id)
         rows = {r.clock: r for r in clocks}
+        moments = {**fact_times(playbook, facts or {}), **stamps}
         changes = [
             change
             for clock in spec.deadlines
             if clock not in rows  # a clock runs once per incident
             and _applies(spec.deadline_when.get(clock), facts or {})
-            for change in self._start(conn, incident_id, spec, clock, stamps, now)
+            for change in self._start(conn, incident_id, spec, clock, moments, now)
         ]
         for clock, row in rows.items():
             if row.status != RUNNING:
@@ -159,7 +161,7 @@ class Clocks:
             if clock in spec.stop_clocks or spec.final:
                 changes.append(self._stop(conn, row, clock in spec.stop_clocks, now))
             else:
-                changes += self._remeasure(conn, row, stamps)
+                changes += self._remeasure(conn, row, moments)
         return changes
 
     def close(

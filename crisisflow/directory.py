@@ -55,6 +55,7 @@ class Person:
     roles: tuple[str, ...]
     lang: str = "vi"
     login: str | None = None  # the OS account the command line acts for this person from
+    phone: str = ""  # announced with the spokesperson's name, title and e-mail
 
 
 @dataclass(frozen=True)
@@ -301,8 +302,28 @@ def _people(path: Path, data: dict[str, Any], units: dict[str, Unit]) -> dict[st
             tuple(held),
             _lang(path, spec, where),
             _login(path, spec, where, {p.login: p.id for p in people.values() if p.login}),
+            _phone(path, spec, where),
         )
     return people
+
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 .()-]{5,19}$")
+
+
+def _phone(path: Path, spec: dict[str, Any], where: str) -> str:
+    phone = spec.get("phone")
+    if phone is None:
+        return ""
+    if not isinstance(phone, str | int) or not PHONE_RE.match(str(phone)):
+        raise _fail(
+            path,
+            spec,
+            "phone",
+            _("{where}: phone {phone!r} is not a telephone number, e.g. 0233 3823 456").format(
+                where=where, phone=phone
+            ),
+        )
+    return str(phone)
 
 
 LOGIN_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$")

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import mail
 from .directory import EMAIL_RE, Directory, Recipient
-from .errors import ConfigError, InvalidInput
+from .errors import ConfigError
 from .i18n import _
 from .incident_view import IncidentView, clock_card
 from .later import Later
@@ -160,7 +160,13 @@ class Drafter:
             kind = fact.type if fact else None
             if kind == "person" and value in directory.people:
                 p = directory.people[value]
-                facts[name] = {"id": p.id, "name": p.name, "title": p.title, "email": p.email}
+                facts[name] = {
+                    "id": p.id,
+                    "name": p.name,
+                    "title": p.title,
+                    "email": p.email,
+                    "phone": p.phone,
+                }
             elif kind == "unit" and value in directory.units:
                 u = directory.units[value]
                 facts[name] = {"id": u.id, "name": u.name, "email": u.email}
@@ -247,36 +253,6 @@ class Drafter:
             subject = parts.get("subject", template)
             mails.append(self.message(incident, recipient, subject, parts["body"], now, template))
         return mails
-
-    def press_messages(
-        self, incident: IncidentView, title: str, text: str, now: datetime
-    ) -> list[dict[str, Any]]:
-        """A published text, one message to each address on the directory's press list."""
-        press = self.directory.press
-        if not press:
-            raise ConfigError(
-                _("{file}: no press list to send {title!r} to; add addresses under press:").format(
-                    file=self.directory_file, title=title
-                )
-            )
-        return [self.message(incident, r, title, text, now, "press") for r in press]
-
-    def requester_messages(
-        self, incident: IncidentView, title: str, text: str, now: datetime
-    ) -> list[dict[str, Any]]:
-        """A published answer, one message to whoever asked: the address and name the
-        playbook's `publish_facts: requester, requester_name` facts hold."""
-        policy = incident.playbook.policy
-        email = incident.facts.get(policy.requester_fact or "") or ""
-        if not EMAIL_RE.match(str(email)):
-            raise InvalidInput(
-                _("{ref}: fact {fact}: give the address to send {title!r} to").format(
-                    ref=incident.ref, fact=policy.requester_fact or "requester", title=title
-                )
-            )
-        name = incident.facts.get(policy.requester_name_fact or "") or email
-        requester = Recipient("requester", str(name), str(email), self.language)
-        return [self.message(incident, requester, title, text, now, "requester")]
 
     def draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
         parts = self.renderer.render(draft.template, self.language, context)

@@ -8,6 +8,7 @@ import re
 import stat
 import sys
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,13 @@ def clean_document(text: str, limit: int, what: str) -> str:
     if all(c.isspace() or unicodedata.category(c) == "Cf" for c in text):
         raise InvalidInput(_("{what}: the text is empty; write the text").format(what=what))
     return text
+
+
+def fact_times(playbook: Playbook, facts: Mapping[str, Any]) -> dict[str, datetime]:
+    """The incident's `datetime` facts, as moments a rule may count from or back to (a press
+    conference's planned start)."""
+    return {
+        name: datetime.fromisoformat(str(facts[name]))
+        for name, fact in playbook.facts.items()
+        if fact.type == "datetime" and facts.get(name)
+    }

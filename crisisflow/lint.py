@@ -161,6 +161,9 @@ class _Linter:
             self.role(role, line, where)
         for role in policy.grants:
             self.role(role, line, where)
+        for roles in policy.to_roles.values():
+            for role in roles:
+                self.role(role, line, where + " to_roles")
         drafted = {s.arg["kind"] for s in pb.steps() if s.kind == "draft"}
         for kind in policy.press:
             if kind not in drafted:
@@ -200,6 +203,13 @@ class _Linter:
                         where=where, fact=policy.channel_fact, unknown=", ".join(unknown) or "-"
                     ),
                 )
+        for kind, fact in policy.invitations.items():
+            at = f"statements invitations {kind}"
+            if self.fact(fact, line, at) and facts[fact].type != "datetime":
+                message = _("{where}: {fact} must be a fact of type datetime (the event's time)")
+                self.problem(line, message.format(where=at, fact=fact))
+        for fact in filter(None, (policy.requester_fact, policy.requester_name_fact)):
+            self.fact(fact, line, where)
         url = policy.url_fact
         if url and self.fact(url, line, where) and facts[url].type != "url":
             message = _("{where}: {fact} must be a fact of type url")

@@ -27,6 +27,8 @@ _KEYS = (
     "authorisation_grants",
     "press",
     "to_requester",
+    "invitations",
+    "to_roles",
     "channels",
     "publish_facts",
 )
@@ -41,6 +43,12 @@ class Policy:
     press: tuple[str, ...] = ()  # kinds e-mailed to the directory's press list on publication
     # Kinds e-mailed, on publication, to whoever asked (a press agency's answer), not the list.
     to_requester: tuple[str, ...] = ()
+    # Kinds that invite the press to an event: each message carries it as a calendar entry at
+    # the time its `datetime` fact holds (a press conference's invitation, at conference_at).
+    invitations: dict[str, str] = field(default_factory=dict)
+    # Kinds e-mailed, on publication, to whoever fills these roles (a press conference's
+    # notice to the province's press authority).
+    to_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     channels: dict[str, Localized] = field(default_factory=dict)
     channel_fact: str | None = None  # the fact a publish step takes its channel from
     url_fact: str | None = None  # ... and its address
@@ -54,7 +62,7 @@ class Policy:
 
     def mailed(self, kind: str) -> bool:
         """Whether publishing ``kind`` e-mails its text to someone outside."""
-        return kind in self.press or kind in self.to_requester
+        return kind in self.press or kind in self.to_requester or kind in self.to_roles
 
     def channel_label(self, code: str, lang: str) -> str:
         label = self.channels.get(code)
@@ -89,6 +97,8 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         grants=_names(r, spec, "authorisation_grants", line),
         press=_names(r, spec, "press", line),
         to_requester=_names(r, spec, "to_requester", line),
+        invitations=_invitations(r, spec, line),
+        to_roles=_to_roles(r, spec, line),
         channels=channels,
         channel_fact=_one_name(r, facts, "channel", line),
         url_fact=_one_name(r, facts, "url", line),
@@ -97,6 +107,31 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         templates=_templates(r, templates, templates_line),
         line=line,
     )
+
+
+def _invitations(r: Reader, spec: dict[str, Any], line: int) -> dict[str, str]:
+    """`invitations: {KIND: FACT}`."""
+    if "invitations" not in spec:
+        return {}
+    at = r.line(spec, "invitations", line)
+    found = r.mapping(spec["invitations"], "statements invitations", at) or {}
+    return {
+        str(kind): names[0]
+        for kind, fact in found.items()
+        if len(names := r.names(fact, f"statements invitations {kind}", at)) == 1
+    }
+
+
+def _to_roles(r: Reader, spec: dict[str, Any], line: int) -> dict[str, tuple[str, ...]]:
+    """`to_roles: {KIND: [roles]}`."""
+    if "to_roles" not in spec:
+        return {}
+    at = r.line(spec, "to_roles", line)
+    found = r.mapping(spec["to_roles"], "statements to_roles", at) or {}
+    return {
+        str(kind): r.names(roles, f"statements to_roles {kind}", at)
+        for kind, roles in found.items()
+    }
 
 
 def _names(r: Reader, spec: dict[str, Any], key: str, line: int) -> tuple[str, ...]:

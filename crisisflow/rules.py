@@ -35,6 +35,9 @@ class Rule:
     valid_from: date | None
     valid_until: date | None
     where: str = ""  # FILE:LINE of its definition, for what a check says of it
+    # A backward clock: due its duration before this named time (a press conference's start,
+    # whose notice is owed 24 h ahead), counted from when its state is entered.
+    due_before: str | None = None
 
     def in_force(self, day: date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -127,6 +130,11 @@ def due_at(rule: Rule, start: datetime, calendar: Calendar, tz: ZoneInfo) -> dat
     return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)
 
 
+def span(rule: Rule) -> timedelta:
+    """A backward rule's lead time (hours or calendar days)."""
+    return timedelta(hours=rule.amount) if rule.unit == "h" else timedelta(days=rule.amount)
+
+
 @dataclass(frozen=True)
 class Measure:
     """The rule a clock is measured by, with its start and due time."""
@@ -148,9 +156,12 @@ def measure(
     best: Measure | None = None
     for rule in pack.for_clock(clock):
         start = entered if rule.starts_at == ENTERED else stamps.get(rule.starts_at)
-        if start is None or not rule.in_force(start.astimezone(tz).date()):
+        anchor = stamps.get(rule.due_before) if rule.due_before else None
+        if start is None or (rule.due_before and anchor is None):
             continue
-        due = due_at(rule, start, pack.calendar, tz)
+        if not rule.in_force(start.astimezone(tz).date()):
+            continue
+        due = due_at(rule, start, pack.calendar, tz) if anchor is None else anchor - span(rule)
         if best is None or due < best.due_at:
             best = Measure(rule, start, due)
     return best
@@ -189,7 +200,16 @@ def load(path: Path) -> Pack:
             raise ConfigError(
                 _("{where}: duration must be like 24h, 30d or 15wd").format(where=where)
             )
-        missing = [k for k in ("clock", "starts_at", "basis") if not spec.get(k)]
+        due_before = spec.get("due_before")
+        if due_before is not None and (match.group(2) == "wd" or "starts_at" in spec):
+            raise ConfigError(
+                _(
+                    "{where}: a due_before rule counts hours or days back from its time, "
+                    "and starts when its state is entered (no starts_at)"
+                ).format(where=where)
+            )
+        required = ("clock", "basis") if due_before else ("clock", "starts_at", "basis")
+        missing = [k for k in required if not spec.get(k)]
         if missing:
             raise ConfigError(
                 _("{where}: missing {keys}").format(where=where, keys=", ".join(missing))
@@ -201,11 +221,12 @@ def load(path: Path) -> Pack:
             title=dict(title) if isinstance(title, dict) else {"vi": str(title)},
             amount=int(match.group(1)),
             unit=match.group(2),
-            starts_at=str(spec["starts_at"]),
+            starts_at=str(spec.get("starts_at", ENTERED)),
             basis=str(spec["basis"]),
             valid_from=_date(spec.get("valid_from"), where),
             valid_until=_date(spec.get("valid_until"), where),
             where=f"{path}:{line}",
+            due_before=str(due_before) if due_before else None,
         )
     cal = data.get("calendar") or {}
 

@@ -295,10 +295,23 @@ class Store:
         before = self.schema_revision()
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        sqlite = self.engine.dialect.name == "sqlite"
         try:
-            with self.engine.begin() as conn:
-                config.attributes["connection"] = conn
-                command.upgrade(config, target)
+            with self.engine.connect() as conn:
+                # SQLite changes a constraint by rebuilding the table; with foreign keys
+                # enforced, dropping the old table fails while other rows refer to it. They
+                # are switched off (only possible outside a transaction) and checked after.
+                if sqlite:
+                    _foreign_keys(conn, on=False)
+                try:
+                    with conn.begin():
+                        config.attributes["connection"] = conn
+                        command.upgrade(config, target)
+                        if sqlite:
+                            _refuse_dangling(conn)
+                finally:
+                    if sqlite:
+                        _foreign_keys(conn, on=True)
         except DBAPIError as exc:
             raise storage_error(self.url, exc) from exc
         except SQLAlchemyError as exc:
@@ -311,6 +324,25 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _foreign_keys(conn: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign key enforcement on this connection, outside any transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _refuse_dangling(conn: Connection) -> None:
+    """A migration leaves no row pointing at a missing one (rolled back if it would)."""
+    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if dangling:
+        table, rowid, parent, _fk = dangling[0]
+        raise StorageError(
+            _("migration left {table} row {rowid} pointing at a missing {parent} row").format(
+                table=table, rowid=rowid, parent=parent
+            )
+        )
 
 
 def _known_revisions() -> set[str]:

@@ -28,7 +28,12 @@ from crisisflow.render import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
-STATEMENTS = sorted({p.name.split(".")[0] for p in (TEMPLATES / "statements").glob("*.*.txt")})
+# Working notes that stay inside (a press conference's talking points) are not issued, so they
+# carry no administrative layout.
+INTERNAL = {"talking-points"}
+STATEMENTS = sorted(
+    {p.name.split(".")[0] for p in (TEMPLATES / "statements").glob("*.*.txt")} - INTERNAL
+)
 # The press documents and the official letter whose every part is checked below; the other
 # templates are checked for the parts every administrative document has.
 LAYOUT_CHECKED = ["correction", "correction-request", "holding-statement", "initial-info"]

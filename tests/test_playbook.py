@@ -151,7 +151,11 @@ def line_of(text: str, fragment: str) -> int:
         ("  approver: approver\n", "  approver: chairman\n", "unknown role 'chairman'"),
         ("  approver: approver\n", "", "name the approver role"),
         ("  publishers: [spokesperson, coordinator]\n", "", "a publish step needs"),
-        ("  press: [holding_statement, initial_info]", "  press: [initial_inf]", "'initial_inf'"),
+        (
+            "  press: [holding_statement, initial_info, update_info]",
+            "  press: [initial_inf]",
+            "'initial_inf'",
+        ),
         ("    interview: {", "    interviews: {", "not: interview"),
         ("  reminder: mail/deadline-reminder\n", "", "`reminder` and `escalation`"),
         ("  approver: approver\n", "  approver: [approver, deputy]\n", "one role"),
@@ -180,7 +184,7 @@ def test_the_shipped_policy_is_read_as_declared() -> None:
     policy = loaded.policy
     assert policy.approver == "approver"
     assert policy.publishers == ("spokesperson", "coordinator")
-    assert policy.press == ("holding_statement", "initial_info")
+    assert policy.press == ("holding_statement", "initial_info", "update_info")
     assert policy.channel_label("press_release", "vi") == "Thông cáo báo chí"
     assert policy.channel_label("press_release", "en") == "Press release"
     assert (policy.channel_fact, policy.url_fact) == ("publish_channel", "publish_url")

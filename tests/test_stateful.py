@@ -79,6 +79,7 @@ class StatementPolicy:
     press: tuple[str, ...]
     to_requester: tuple[str, ...]  # mailed to the address the requester fact holds
     requester: str | None
+    to_roles: Mapping[str, tuple[str, ...]]  # mailed to whoever fills these roles
 
 
 def statement_policy(playbook: Playbook) -> StatementPolicy:
@@ -90,6 +91,7 @@ def statement_policy(playbook: Playbook) -> StatementPolicy:
         tuple(policy.press),
         tuple(policy.to_requester),
         policy.requester_fact,
+        dict(policy.to_roles),
     )
 
 
@@ -714,6 +716,9 @@ def walk_machine(
                         mails.update((e, "press") for e in org.press)
                     elif action == "published" and step.arg in policy.to_requester:
                         mails.update([(facts[str(policy.requester)], "requester")])
+                    elif action == "published" and step.arg in policy.to_roles:
+                        roles = policy.to_roles[step.arg]
+                        mails.update((e, "to-roles") for e in self.addressed(roles, facts))
                     statuses[step.arg] = action
             return Expected(
                 transition.trigger if transition else None,

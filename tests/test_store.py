@@ -221,9 +221,28 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url: str) -> None:
             ),
             {"now": now, "raw": b"raw"},
         )
+        # A statement and its version: rebuilding the statements table (SQLite has no ALTER
+        # for constraints) must keep the rows that refer to it.
+        conn.execute(
+            sa.text(
+                "INSERT INTO statements (incident_id, kind, created_at) "
+                "VALUES (1, 'initial_info', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO statement_versions (statement_id, number, title, text, text_hash, "
+                "lang, author, created_at) VALUES (1, 1, 'T', 'Văn bản', 'x', 'vi', 'a', :now)"
+            ),
+            {"now": now},
+        )
     assert database.upgrade() == ("0001", store.SCHEMA_HEAD)
     with database.reading() as conn:
         row = conn.execute(sa.select(models.outbox)).one()
         title = conn.execute(sa.select(models.incidents.c.title)).scalar()
+        statement = conn.execute(sa.select(models.statements)).one()
+        text = conn.execute(sa.select(models.statement_versions.c.text)).scalar()
     assert (row.message_id, row.sender, row.claimed_by, title) == ("<m@x>", "", None, "Tiêu đề")
+    assert (statement.kind, statement.series, text) == ("initial_info", 1, "Văn bản")
     database.dispose()

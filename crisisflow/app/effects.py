@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, mail, outbox, store_outbox, store_statements
+from .. import authority, mail, outbox, published_mail, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import Mailing, Rendered
@@ -254,19 +254,9 @@ class Writer:
                 earlier = current.get(effect.kind)
                 if effect.kind in changed or (earlier is not None and not earlier.published):
                     continue  # drafted once; from then on staff edit the text they have
-                # A published text is frozen: drafting the kind again starts the next one.
-                series = earlier.series + 1 if earlier is not None else 1
-                number = stmts.add_version(
-                    conn,
-                    incident_id,
-                    effect.kind,
-                    draft,
-                    author=self.actor.person,
-                    now=model.now,
-                    new=effect.kind in known.looked_up or earlier is not None,
-                    series=series,
-                )
-                outcome.drafted.append({**draft, "number": number, "series": series})
+                first = effect.kind in known.looked_up and earlier is None
+                drafted = self._draft(conn, incident_id, draft, earlier, first, model)
+                outcome.drafted.append(drafted)
                 current.pop(effect.kind, None)  # read again before a later step acts on it
                 changed.add(effect.kind)
             elif isinstance(effect, StatementStep):
@@ -298,6 +288,30 @@ class Writer:
             }
             for m in rendered.mails
         )
+
+    def _draft(
+        self,
+        conn: Any,
+        incident_id: int,
+        draft: dict[str, Any],
+        earlier: stmts.Statement | None,
+        first: bool,
+        model: IncidentModel,
+    ) -> dict[str, Any]:
+        """Store a step's draft: the kind's first statement (``first``: known to have none),
+        or, after ``earlier`` was published and froze, the next of its series."""
+        series = earlier.series + 1 if earlier is not None else 1
+        number = stmts.add_version(
+            conn,
+            incident_id,
+            draft["kind"],
+            draft,
+            author=self.actor.person,
+            now=model.now,
+            new=first or earlier is not None,
+            series=series,
+        )
+        return {**draft, "number": number, "series": series}
 
     def _act(
         self,
@@ -336,17 +350,13 @@ def press_mailer(
     now: datetime,
     pending: list[dict[str, Any]] | None = None,
 ) -> stmts.PressMailer:
-    """Queue a published statement's text to the press list, or to the requester it answers,
-    in the caller's transaction (or add its outbox rows to ``pending``, for the caller to
-    insert with its own)."""
-    policy = incident.playbook.policy
+    """Queue a published statement's text where its policy sends it (the press list, the
+    requester it answers, the roles it is addressed to), in the caller's transaction (or add
+    its outbox rows to ``pending``, for the caller to insert with its own)."""
 
     def send(statement: stmts.Statement, kind: str) -> list[str]:
         current = statement.current
-        if kind in policy.to_requester:
-            mails = drafter.requester_messages(incident, current.title, current.text, now)
-        else:
-            mails = drafter.press_messages(incident, current.title, current.text, now)
+        mails = published_mail.messages(drafter, incident, kind, current.title, current.text, now)
         series = "" if statement.series == 1 else f"#{statement.series}"
         key = f"{incident.ref}/press/{statement.kind}{series}/v{current.number}"
         rows = outbox.rows(mails, statement.incident_id, None, key, now)
