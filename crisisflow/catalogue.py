@@ -148,6 +148,8 @@ class Catalogue:
             except PlaybookError:
                 continue  # its problems are reported on their own
             started |= {c for state in playbook.states.values() for c in state.deadlines}
+            if playbook.policy.authorisation_clock:  # started by `statement authorise`
+                started.add(playbook.policy.authorisation_clock)
         return [
             _(
                 "{where}: warning: rule {rule} can never start: no playbook state starts "

@@ -26,7 +26,7 @@ from .rules import Pack, measure
 if TYPE_CHECKING:
     from .drafting import Drafter
     from .incident_view import IncidentView
-    from .playbook import Playbook, State
+    from .playbook import Playbook
 
 IncidentOf = Callable[[Any, int], "IncidentView"]  # (conn, incident id) → the incident
 _POINT_RE = re.compile(r"^\s*(\d{1,9})\s*(%|m|h|d)\s*$")
@@ -153,7 +153,7 @@ class Clocks:
             for clock in spec.deadlines
             if clock not in rows  # a clock runs once per incident
             and _applies(spec.deadline_when.get(clock), facts or {})
-            for change in self._start(conn, incident_id, spec, clock, moments, now)
+            for change in self._start(conn, incident_id, spec.owner, clock, moments, now)
         ]
         for clock, row in rows.items():
             if row.status != RUNNING:
@@ -193,11 +193,36 @@ class Clocks:
             changes.append({"clock": row.clock, "change": outcome, "rule": row.rule, "note": note})
         return changes, rows
 
+    def on_command(
+        self,
+        conn: Any,
+        incident_id: int,
+        clock: str,
+        owner: str | None,
+        moments: dict[str, datetime],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Start ``clock`` for a command rather than a state (a written authorisation, which
+        must be published): once per incident, and only if the rule pack measures it."""
+        if not self.pack.for_clock(clock):
+            return []
+        if any(r.clock == clock for r in store_clocks.deadlines_of(conn, incident_id)):
+            return []
+        return self._start(conn, incident_id, owner, clock, moments, now)
+
+    def stop(self, conn: Any, incident_id: int, clock: str, now: datetime) -> list[dict[str, Any]]:
+        """Meet (or miss) ``clock`` for a command that does what it measures."""
+        return [
+            self._stop(conn, row, True, now)
+            for row in store_clocks.deadlines_of(conn, incident_id)
+            if row.clock == clock and row.status == RUNNING
+        ]
+
     def _start(
         self,
         conn: Any,
         incident_id: int,
-        spec: State,
+        owner: str | None,
         clock: str,
         stamps: dict[str, datetime],
         now: datetime,
@@ -211,7 +236,7 @@ class Clocks:
             "rule": found.rule.id,
             "title": self._title(found.rule.id),
             "basis": found.rule.basis,
-            "owner": spec.owner,
+            "owner": owner,
             "entered_at": now,
             "started_at": found.started_at,
             "due_at": found.due_at,

@@ -218,6 +218,12 @@ class _Linter:
     def clocks(self, clock_exists: Exists | None) -> None:
         states = self.playbook.states
         started = {c for s in states.values() for c in s.deadlines}
+        by_command = self.playbook.policy.authorisation_clock
+        if by_command and clock_exists is not None and not clock_exists(by_command):
+            message = _(
+                "statements authorisation_clock: no rule in the rule pack measures {clock!r}"
+            )
+            self.problem(self.playbook.policy.line, message.format(clock=by_command))
         for state in states.values():
             for clock in state.deadlines:
                 if clock_exists is not None and not clock_exists(clock):

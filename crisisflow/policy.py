@@ -25,6 +25,7 @@ _KEYS = (
     "approver",
     "publishers",
     "authorisation_grants",
+    "authorisation_clock",
     "press",
     "to_requester",
     "invitations",
@@ -40,6 +41,9 @@ class Policy:
     approver: str | None = None  # the role that approves or rejects a text
     publishers: tuple[str, ...] = ()  # the roles that may publish the approved text
     grants: tuple[str, ...] = ()  # the roles a written per-incident authorisation gives
+    # The clock a written authorisation starts (from `authorised_at`); publishing its letter
+    # meets it.
+    authorisation_clock: str | None = None
     press: tuple[str, ...] = ()  # kinds e-mailed to the directory's press list on publication
     # Kinds e-mailed, on publication, to whoever asked (a press agency's answer), not the list.
     to_requester: tuple[str, ...] = ()
@@ -95,6 +99,7 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         approver=approver,
         publishers=_names(r, spec, "publishers", line),
         grants=_names(r, spec, "authorisation_grants", line),
+        authorisation_clock=_one_name(r, spec, "authorisation_clock", line),
         press=_names(r, spec, "press", line),
         to_requester=_names(r, spec, "to_requester", line),
         invitations=_invitations(r, spec, line),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -510,3 +511,29 @@ def test_a_second_correction_is_a_new_one_and_never_rewrites_the_first(app: App,
     corrections = [s for s in shown["statements"] if s["kind"] == "initial_info_correction"]
     assert [s["series"] for s in corrections] == [1, 2]
     assert corrections[0]["versions"][-1]["sha256"] == first["sha256"]
+
+
+@pytest.mark.parametrize(
+    "day, rule",
+    [
+        (datetime(2026, 6, 30, 1, tzinfo=UTC), "authorisation.publish"),  # Decree 09/2017
+        (datetime(2026, 7, 1, 1, tzinfo=UTC), "authorisation.publish.internal"),  # kept since
+    ],
+)
+def test_a_written_authorisation_is_published_within_12_hours(
+    app: App, clock: FakeClock, day: datetime, rule: str
+) -> None:
+    clock.now = day
+    ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
+    granted = app.statements.authorise(ref, "pho-chu-tich", "24h", actor=own(app, "chu-tich"))
+    assert [(c["clock"], c["rule"]) for c in granted["clocks"]] == [("authorisation", rule)]
+    measured = {d["clock"]: d for d in app.records.show(ref)["deadlines"]}["authorisation"]
+    assert datetime.fromisoformat(measured["due_at"]) == day + timedelta(hours=12)
+    app.statements.submit(ref, "authorisation", actor=app.identify())
+    app.statements.approve(ref, "authorisation", actor=own(app, "chu-tich"))
+    clock.advance(hours=11)
+    published = app.statements.publish(ref, "authorisation", "portal", actor=own(app, "chu-tich"))
+    assert [(c["clock"], c["change"]) for c in published["clocks"]] == [("authorisation", "met")]
+    again = app.statements.authorise(ref, "truong-phong-vhtt", "24h", actor=own(app, "chu-tich"))
+    assert "clocks" not in again  # the clock runs once per incident
+    assert app.statements.show(ref, "authorisation")["status"] == "draft"  # a new letter

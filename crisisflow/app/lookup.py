@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import history, store_clocks, store_incidents
-from ..errors import NotFoundError
+from ..errors import NotFoundError, TransitionRefused
 from ..i18n import _
 from ..playbook import Playbook
 from ..refs import clean_ref
@@ -44,3 +44,15 @@ def next_steps(playbook: Playbook, state: str) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def template_for(playbook: Playbook, purpose: str) -> str:
+    """The template the playbook names for ``purpose`` (a correction, an authorisation)."""
+    template = playbook.policy.templates.get(purpose)
+    if template is None:
+        raise TransitionRefused(
+            _("playbook {id} names no {purpose} template (templates: {purpose}: NAME)").format(
+                id=playbook.id, purpose=purpose
+            )
+        )
+    return template

@@ -4,10 +4,9 @@ same rules (``crisisflow.statements``, ``crisisflow.authority``) a playbook step
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import authority, history, store_statements
@@ -18,9 +17,9 @@ from ..facts import clean_document
 from ..history import iso
 from ..i18n import _
 from ..incident_view import view_of
-from . import effects
+from . import authorisations, effects
 from .effects import press_mailer
-from .lookup import incident_row
+from .lookup import incident_row, template_for
 
 if TYPE_CHECKING:
     from ..playbook import Playbook
@@ -195,7 +194,12 @@ class StatementCases:
             act = stmts.Act(action, actor.person, s.roles, s.now, **extra)
             incident = view_of(s.row, s.playbook)
             mailer = press_mailer(conn, self.app.drafter, incident, s.now)
-            return stmts.apply(conn, statement, act, s.playbook.policy, mailer)
+            done = stmts.apply(conn, statement, act, s.playbook.policy, mailer)
+            clock = s.playbook.policy.authorisation_clock
+            if kind == authorisations.LETTER and action == "published" and clock:
+                stopped = self.app.clock_keeper.stop(conn, s.row.id, clock, s.now)
+                done.update({"clocks": stopped} if stopped else {})
+            return done
 
         return self._change(ref, actor, kind, f"statement_{action}", work, note=extra.get("reason"))
 
@@ -311,7 +315,7 @@ class StatementCases:
                         "(`crisisflow statement edit {ref} {correction}`)"
                     ).format(ref=s.row.ref, kind=kind, correction=correction)
                 )
-            template = _template(s.playbook, "correction")
+            template = template_for(s.playbook, "correction")
             draft = self.app.drafter.document(
                 view_of(s.row, s.playbook), template, actor=actor.person, note=note, now=s.now
             )
@@ -336,77 +340,5 @@ class StatementCases:
         app = self.app
         allowed = app.settings["on_behalf_approvals"] == "allowed"
         authority.refuse_on_behalf(actor, {"authorised"}, allowed)
-        grantee = app.directory.person(person)
-        valid_until = _until(until, app.clock(), app.tz)
-
-        def work(conn: Any, s: Situation) -> dict[str, Any]:
-            own = authority.acting_roles(actor, app.directory.roles_of)  # no --as lending
-            if not authority.may_grant(s.playbook.policy, own):
-                raise TransitionRefused(
-                    _(
-                        "only the approver ({role}) in their own right may authorise; an "
-                        "authorised person may not pass it on, and {actor} is not one"
-                    ).format(
-                        role=s.playbook.policy.approver or _("none declared"), actor=actor.person
-                    )
-                )
-            if grantee.id == actor.person:
-                raise InvalidInput(_("{person} already holds the role").format(person=grantee.id))
-            if valid_until <= s.now:
-                raise InvalidInput(_("--until must be in the future"))
-            store_statements.add_authorisation(
-                conn,
-                {
-                    "incident_id": s.row.id,
-                    "person": grantee.id,
-                    "granted_by": actor.person,
-                    "valid_from": s.now,
-                    "valid_until": valid_until,
-                    "created_at": s.now,
-                },
-            )
-            letter = {
-                "person": {"name": grantee.name, "title": grantee.title, "email": grantee.email},
-                "granted_by": app.drafter.person_card(actor.person),
-                "valid_from": s.now,
-                "valid_until": valid_until,
-            }
-            draft = app.drafter.document(
-                view_of(s.row, s.playbook),
-                _template(s.playbook, "authorisation"),
-                actor=actor.person,
-                note=None,
-                now=s.now,
-                extra={"authorisation": letter},
-            )
-            number = stmts.add_version(
-                conn, s.row.id, "authorisation", draft, author=actor.person, now=s.now
-            )
-            return {
-                "person": grantee.id,
-                "valid_until": valid_until.isoformat(),
-                "document_version": number,
-            }
-
-        return self._change(ref, actor, "authorisation", "authorised", work)
-
-
-def _until(text: str, now: datetime, tz: Any) -> datetime:
-    """When an authorisation ends: a time, or a span from now (24h, 3d)."""
-    from ..facts import parse_time
-
-    span = re.fullmatch(r"\s*(\d{1,4})\s*([hd])\s*", text)
-    if span:
-        return now + timedelta(hours=int(span[1]) * (24 if span[2] == "d" else 1))
-    return parse_time(text, tz, "--until")
-
-
-def _template(playbook: Playbook, purpose: str) -> str:
-    template = playbook.policy.templates.get(purpose)
-    if template is None:
-        raise TransitionRefused(
-            _("playbook {id} names no {purpose} template (templates: {purpose}: NAME)").format(
-                id=playbook.id, purpose=purpose
-            )
-        )
-    return template
+        work = authorisations.granting(app, app.directory.person(person), until, actor)
+        return self._change(ref, actor, authorisations.LETTER, "authorised", work)
