@@ -243,3 +243,45 @@ def test_the_cli_walks_each_to_a_final_state(
     shown = json.loads(run(workspace, "show", ref, "--json").stdout)
     assert (shown["state"], shown["final"]) == (final, True)
     assert not [d for d in shown["deadlines"] if d["status"] == "running"]
+
+
+def test_information_is_disclosed_within_5_working_days_and_a_complaint_answered_in_15(
+    app: App, clock: FakeClock
+) -> None:
+    # Created Thursday 4 February 2027, the eve of Tết: 5 working days skip 4-10 Feb (29 Tết
+    # to mùng 5, with the weekend) and the weekend of 13-14 Feb: 11, 12, 15, 16, 17 February.
+    clock.now = local(2027, 2, 4, 10).astimezone(UTC)
+    given = {
+        "document": "Kế hoạch sử dụng đất năm 2027",
+        "information_created_at": "04/02/2027 10:00",
+    }
+    ref = app.incidents.open("disclosure", "Công khai", given=given, actor=own(app, None)).ref
+    due = datetime.fromisoformat(clocks(app, ref)["disclosure"]["due_at"])
+    assert due == local(2027, 2, 17, 10)
+    step(app, ref, "submit")
+    step(app, ref, "approve", "chu-tich")
+    url = "https://vinhlinh.example/ck/1"
+    step(app, ref, "publish", "chu-tich", given={"publish_url": url})
+    assert clocks(app, ref)["disclosure"]["status"] == "met"
+    complaint = {
+        "complainant": "Ông Nguyễn Văn Dân",
+        "complainant_email": "dan@example.org",
+        "complaint": "Diện tích đất ở ghi sai.",
+    }
+    step(app, ref, "complain", given=complaint)
+    answer = datetime.fromisoformat(clocks(app, ref)["accuracy_complaint"]["due_at"])
+    assert answer == clock.now + timedelta(days=15)
+    step(app, ref, "submit_answer")
+    with pytest.raises(TransitionRefused, match="still has a blank"):  # the check is written in
+        step(app, ref, "approve_answer", "chu-tich")
+    text = app.statements.show(ref, "complaint_answer")["text"]
+    filled = text.replace(
+        "[Kết quả kiểm tra; thông tin được đính chính, nếu có.]", "Diện tích đúng là 12 ha."
+    )
+    app.statements.edit(ref, "complaint_answer", filled, actor=own(app, None))
+    app.statements.submit(ref, "complaint_answer", actor=own(app, None))
+    step(app, ref, "approve_answer", "chu-tich")
+    step(app, ref, "send_answer", "chu-tich", given={"publish_channel": "written_reply"})
+    to = [r.recipient for r in outbox(app, ref) if r.template == "requester"]
+    assert to == ["dan@example.org"]
+    assert clocks(app, ref)["accuracy_complaint"]["status"] == "met"

@@ -132,6 +132,10 @@ OPENING: dict[str, dict[str, str]] = {
         "venue": "Hội trường UBND huyện",
     },
     "spokesperson-announcement": {"speaker": "chu-tich", "assigned_at": "07/12/2026 16:00"},
+    "disclosure": {
+        "document": "Kế hoạch sử dụng đất năm 2027",
+        "information_created_at": "04/02/2027 10:00",
+    },
 }
 USED_BY: dict[str, str] = {}
 for _path in sorted(shipped("playbooks").glob("*.yaml"), reverse=True):
