@@ -142,10 +142,10 @@ def audit_verify(ctx: click.Context, ref: str | None, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "html", "json"]),
+    type=click.Choice(["md", "html", "json", "docx"]),
     default="md",
     show_default=True,
-    help=_("Output format (json: yearly only)."),
+    help=_("Output format (json and docx: yearly only; docx needs --output)."),
 )
 @click.option("--year", type=int, help=_("With `yearly`: the report year (15 Dec – 14 Dec)."))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help=_("Write to this file."))
@@ -160,22 +160,27 @@ def report(ctx: click.Context, target: str, fmt: str, year: int | None, output: 
     \b
     Example:
         crisisflow report KC-2026-0001 --format html -o KC-2026-0001.html
-        crisisflow report yearly --year 2026
+        crisisflow report yearly --year 2026 --format docx -o bao-cao-2026.docx
     """
     app = get_app(ctx)
     if target.lower() == "yearly":
         if year is None:
             raise InvalidInput(_("report yearly needs --year, e.g. --year 2026"))
+        if fmt == "docx":
+            if output is None:
+                raise InvalidInput(_("--format docx writes a file: give --output FILE.docx"))
+            write_output(output, app.reports.yearly_docx(year))
+            return
         text = app.reports.yearly(year, fmt)
     else:
         if year is not None:
             raise InvalidInput(_("--year is for the yearly report; an incident's review has none"))
-        if fmt == "json":
+        if fmt in ("json", "docx"):
             raise InvalidInput(
                 _(
-                    "--format json is for the yearly report; for an incident use "
-                    "`crisisflow show REF --json`"
-                )
+                    "--format {fmt} is for the yearly report; for an incident use "
+                    "`crisisflow show REF --json` or `crisisflow statement export`"
+                ).format(fmt=fmt)
             )
         text = app.reports.after_action(target, fmt)
     if output is None:

@@ -76,14 +76,32 @@ class YearlyReport:
 
     template: str = ""  # the document it is written as
     legal_clock: str = ""  # the clock of the 24 h rule: on time = met
-    answer_kinds: tuple[str, ...] = ()  # statements that answer or refuse a press request
+    incident_playbooks: tuple[str, ...] = ()  # whose incidents are the ad-hoc ones
+    dismissed_states: tuple[str, ...] = ()  # false alarms: no incident to report
+    request_playbooks: tuple[str, ...] = ()  # whose incidents are the press's requests
+    reply_stamp: str = ""  # ... answered (or refused) when this time is recorded
+    event_playbooks: tuple[str, ...] = ()  # whose incidents are conferences and briefings
+    event_fact: str = ""  # the fact saying which of the two
+    conference_events: tuple[str, ...] = ()
+    briefing_events: tuple[str, ...] = ()
+    held_stamp: str = ""  # ... held when this time is recorded
     untrue_kinds: tuple[str, ...] = ()  # statements that say an item was untrue
+    press_sources: tuple[str, ...] = ()  # FACT=VALUE: the item came from the press
     correction_request_kinds: tuple[str, ...] = ()
-    conference_channels: tuple[str, ...] = ()
-    briefing_channels: tuple[str, ...] = ()
+    basis: tuple[str, ...] = ()  # "YYYY-MM-DD: text": the decree in force from that day
+
+    def basis_for(self, day: date) -> str:
+        """The legal basis in force on ``day``: the latest of ``basis`` that began by then."""
+        found = ""
+        for entry in sorted(self.basis):
+            since, _sep, text = entry.partition(": ")
+            if date.fromisoformat(since) <= day:
+                found = text
+        return found
 
 
-_REPORT_KEYS = tuple(YearlyReport.__dataclass_fields__)
+_REPORT_KEYS = tuple(f for f in YearlyReport.__dataclass_fields__)
+_SINGLE = ("template", "legal_clock", "reply_stamp", "event_fact", "held_stamp")
 
 
 @dataclass(frozen=True)
@@ -278,7 +296,15 @@ def _yearly_report(path: Path, data: Any) -> YearlyReport:
                     path=path, line=getattr(spec, "line_of", lambda _k: line)(key), key=key
                 )
             )
-        values[key] = items[0] if key in ("legal_clock", "template") else tuple(items)
+        values[key] = items[0] if key in _SINGLE else tuple(items)
+    for entry in values.get("basis", ()):
+        since, _sep, text = entry.partition(": ")
+        if _date(since, f"{path}:{line}: reports yearly basis") is None or not text:
+            raise ConfigError(
+                _("{path}:{line}: reports yearly basis: write 'YYYY-MM-DD: text'").format(
+                    path=path, line=line
+                )
+            )
     return YearlyReport(**values)
 
 

@@ -89,6 +89,17 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "year": 2026,
             "window_start": now,
             "window_end": now,
+            "basis": "Điều 10 Nghị định số 244/2026/NĐ-CP của Chính phủ",
+            "on_behalf": [
+                {
+                    "ref": "KC-2026-0001",
+                    "at": now,
+                    "person": "chu-tich",
+                    "step": "approve",
+                    "entered_by": "truc-ban",
+                    "on_behalf": "Chủ tịch đồng ý qua điện thoại",
+                }
+            ],
             "counts": dict.fromkeys(
                 [
                     "press_conferences",

@@ -41,11 +41,15 @@ class Reports:
         kinds = self.app.rule_pack.yearly_report
         with self.app.store.reading() as conn:
             counts = store_reports.yearly_counts(conn, start, end, kinds)
+            on_behalf = store_reports.on_behalf_entries(conn, start, end)
+        last = end - timedelta(seconds=1)
         return {
             "year": year,
             "window_start": start,
-            "window_end": end - timedelta(seconds=1),
+            "window_end": last,
+            "basis": kinds.basis_for(last.date()),  # the decree in force as the window closes
             "counts": counts,
+            "on_behalf": on_behalf,
         }
 
     def yearly(self, year: int, fmt: str) -> str:
@@ -57,10 +61,28 @@ class Reports:
                     **report,
                     "window_start": report["window_start"].isoformat(),
                     "window_end": report["window_end"].isoformat(),
+                    "on_behalf": [{**e, "at": e["at"].isoformat()} for e in report["on_behalf"]],
                 },
                 ensure_ascii=False,
                 indent=2,
             )
+        text, title, lang = self._yearly_document(report)
+        if fmt == "html":
+            from ..export import export
+
+            page: bytes = export(text, "html", title=title, lang=lang)
+            return page.decode("utf-8")
+        return text
+
+    def yearly_docx(self, year: int) -> bytes:
+        """The yearly report as a Word document laid out as Decree 30/2020 asks."""
+        from ..export import export
+
+        text, title, lang = self._yearly_document(self.yearly_counts(year))
+        document: bytes = export(text, "docx", title=title, lang=lang)
+        return document
+
+    def _yearly_document(self, report: dict[str, Any]) -> tuple[str, str, str]:
         app = self.app
         lang = app.settings["language"]
         context = {
@@ -73,13 +95,7 @@ class Reports:
             "workspace_command": "crisisflow",
         }
         parts = app.renderer.render(self.yearly_template, lang, context)
-        text: str = parts["body"]
-        if fmt == "html":
-            from ..export import export
-
-            page: bytes = export(text, "html", title=parts.get("title", ""), lang=lang)
-            return page.decode("utf-8")
-        return text
+        return parts["body"], parts.get("title", ""), lang
 
     def after_action(self, ref: str, fmt: str) -> str:
         """The after-action review: timeline, clocks against their legal basis, statements and
