@@ -46,6 +46,7 @@ COMMAND_MODULES = {
         "cli_delivery",
     ),
     **dict.fromkeys(("serve", "session", "person", "secret"), "cli_web"),
+    "duties": "cli_duties",
 }
 
 

@@ -311,3 +311,19 @@ totp_secrets = Table(
 
 # Statuses an outbox row moves through.
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+
+
+# The recurring duties of the rule pack (the yearly report): each reminder sent, and the duty
+# done, once per duty and period (the year it is due in), under a unique key.
+duty_notices = Table(
+    "duty_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("duty", String(64), nullable=False),
+    Column("period", Integer, nullable=False),
+    Column("key", String(64), nullable=False),  # remind:7d | overdue | done
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(128), nullable=True),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("duty", "period", "key"),
+)

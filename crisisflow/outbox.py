@@ -10,7 +10,11 @@ from . import store_outbox
 
 
 def rows(
-    mails: list[dict[str, Any]], incident_id: int, event_id: int | None, key: str, now: datetime
+    mails: list[dict[str, Any]],
+    incident_id: int | None,
+    event_id: int | None,
+    key: str,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """Composed messages as pending outbox rows; ``key`` makes each dedupe key unique. A
     message's ``priority`` (higher is sent first: an approval request) defaults to 0."""
@@ -37,7 +41,7 @@ def rows(
 def queue(
     conn: Any,
     mails: list[dict[str, Any]],
-    incident_id: int,
+    incident_id: int | None,
     key: str,
     now: datetime,
     event_id: int | None = None,

@@ -116,11 +116,30 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Duty:
+    """Something the law asks of the office every year, by a day of the year (the yearly
+    spokesperson report before 20 December), reminded like a clock."""
+
+    id: str
+    title: dict[str, str]
+    month: int
+    day: int
+    basis: str
+    owner: str  # the role that does it, reminded
+    remind: tuple[timedelta, ...]  # how long before the due time each reminder goes
+
+    def due_in(self, year: int, tz: ZoneInfo) -> datetime:
+        """When it is due in ``year``: the end of office hours (17:00) of its day."""
+        return datetime(year, self.month, self.day, 17, 0, tzinfo=tz)
+
+
+@dataclass(frozen=True)
 class Pack:
     rules: dict[str, Rule]
     calendar: Calendar
     yearly_report: YearlyReport = YearlyReport()
     limits: dict[str, Limit] = field(default_factory=dict)
+    duties: dict[str, Duty] = field(default_factory=dict)
 
     def knows(self, name: str) -> bool:
         """Whether a playbook may name ``name``: a clock some rule measures, or a limit."""
@@ -253,7 +272,45 @@ def load(path: Path) -> Pack:
         return frozenset(d for d in found if d is not None)
 
     calendar = Calendar(str(cal.get("country", "VN")), days("days_off"), days("working_days"))
-    return Pack(rules, calendar, _yearly_report(path, data), _limits(path, data))
+    return Pack(
+        rules, calendar, _yearly_report(path, data), _limits(path, data), _duties(path, data)
+    )
+
+
+_DUE_RE = re.compile(r"^(\d{2})-(\d{2})$")
+_BEFORE_RE = re.compile(r"^\s*(\d{1,3})\s*(h|d)\s*$")
+
+
+def _duties(path: Path, data: Any) -> dict[str, Duty]:
+    """`duties: {ID: {title, due: MM-DD, owner: ROLE, remind: [7d, 1d], basis}}`."""
+    duties = {}
+    for duty_id, spec in (data.get("duties") or {}).items():
+        where = f"{path}:{data['duties'].line_of(duty_id)}: duty {duty_id}"
+        spec = spec if isinstance(spec, dict) else {}
+        due = _DUE_RE.match(str(spec.get("due", "")))
+        reminders = [_BEFORE_RE.match(str(r)) for r in spec.get("remind") or []]
+        try:
+            date(2028, int(due[1]), int(due[2])) if due else None  # a leap year knows 29 Feb
+        except ValueError:
+            due = None
+        if not due or not all(reminders) or not spec.get("basis") or not spec.get("owner"):
+            raise ConfigError(
+                _(
+                    "{where}: write {{title: …, due: MM-DD, owner: ROLE, remind: [7d, 1d], "
+                    "basis: …}}"
+                ).format(where=where)
+            )
+        title = spec.get("title", duty_id)
+        duties[str(duty_id)] = Duty(
+            str(duty_id),
+            dict(title) if isinstance(title, dict) else {"vi": str(title)},
+            int(due[1]),
+            int(due[2]),
+            str(spec["basis"]),
+            str(spec["owner"]),
+            tuple(timedelta(hours=int(r[1]) * (24 if r[2] == "d" else 1)) for r in reminders if r),
+        )
+    return duties
 
 
 def _limits(path: Path, data: Any) -> dict[str, Limit]:
@@ -314,9 +371,11 @@ def load_packs(paths: list[Path]) -> Pack:
     packs = [load(path) for path in paths]
     rules: dict[str, Rule] = {}
     limits: dict[str, Limit] = {}
+    duties: dict[str, Duty] = {}
     for pack in packs:
         rules.update(pack.rules)
         limits.update(pack.limits)
+        duties.update(pack.duties)
     if not packs:
         return Pack(rules, Calendar())
-    return Pack(rules, packs[0].calendar, packs[0].yearly_report, limits)
+    return Pack(rules, packs[0].calendar, packs[0].yearly_report, limits, duties)

@@ -85,6 +85,13 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "valid_from": now,
             "valid_until": now + timedelta(days=1),
         },
+        "duty": {
+            "id": "yearly_report",
+            "title": {"vi": "Báo cáo năm", "en": "Yearly report"},
+            "basis": "Nghị định 244/2026/NĐ-CP, Điều 10",
+            "period": 2026,
+        },
+        "overdue": False,
         "report": {
             "year": 2026,
             "window_start": now,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..store import Store
     from .clocks import ClockCases
     from .delivery import Delivery
+    from .duties import DutyCases
     from .incidents import IncidentCases
     from .records import Records
     from .reports import Reports
@@ -248,6 +249,12 @@ class App:
         from .templates import Templates
 
         return Templates(self)
+
+    @cached_property
+    def duties(self) -> DutyCases:
+        from .duties import DutyCases
+
+        return DutyCases(self)
 
     @cached_property
     def reports(self) -> Reports:

@@ -133,7 +133,7 @@ class Access:
                     "used_at": None,
                 },
             )
-            rows = outbox.rows([message], None, None, f"sign-in/{token_hash[:24]}", now)  # type: ignore[arg-type]
+            rows = outbox.rows([message], None, None, f"sign-in/{token_hash[:24]}", now)
             for row in rows:
                 row["priority"] = PRIORITY
             store_outbox.insert_outbox(conn, rows)

@@ -52,6 +52,7 @@ class ClockCases:
                 if on_problem is not None:
                     on_problem(exc)
                 problem = problem or exc
+        sent += app.duties.remind(now)  # the recurring duties, reminded the same way
         if problem is not None and on_problem is None:
             raise problem
         return sent

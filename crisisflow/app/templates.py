@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from . import App
 
 
+DUTY_TEMPLATE = "mail/duty-reminder"
+
+
 class Templates:
     def __init__(self, app: App) -> None:
         self.app = app
@@ -100,6 +103,8 @@ class Templates:
             extra["recipient"] = {"name": card["name"], "email": card["email"]}
         if name == self.app.reports.yearly_template:
             extra["report"] = self.app.reports.yearly_counts(now.astimezone(self.app.tz).year)
+        if name == DUTY_TEMPLATE:
+            extra.update(self.app.duties.sample_context(now))
         return extra
 
     def _links(
