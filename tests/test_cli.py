@@ -101,7 +101,7 @@ def test_playbook_list_show_and_mermaid(workspace: Path) -> None:
 
 def test_playbook_check_warns_of_each_rule_no_playbook_can_start(workspace: Path) -> None:
     checked = run(workspace, "playbook", "check")
-    assert "7 playbook(s) OK" in checked.stdout
+    assert "8 playbook(s) OK" in checked.stdout
     assert "can never start" not in checked.stderr  # a shipped playbook or command starts each
     rules = workspace / "rules" / "vn.yaml"
     text = rules.read_text(encoding="utf-8")

@@ -285,3 +285,18 @@ def test_information_is_disclosed_within_5_working_days_and_a_complaint_answered
     to = [r.recipient for r in outbox(app, ref) if r.template == "requester"]
     assert to == ["dan@example.org"]
     assert clocks(app, ref)["accuracy_complaint"]["status"] == "met"
+
+
+def test_a_press_release_outside_an_incident_goes_to_the_press_once_approved(app: App) -> None:
+    given = {"topic": "Khánh thành cầu Hiền Lương mới", "content": "Ngày 19/12/2026 khánh thành."}
+    ref = app.incidents.open("press-release", "Thông cáo", given=given, actor=own(app, None)).ref
+    step(app, ref, "submit")
+    with pytest.raises(TransitionRefused, match="not allowed in state 'approval'"):
+        step(app, ref, "publish", "chu-tich")
+    step(app, ref, "approve", "chu-tich")
+    step(app, ref, "publish", "chu-tich")
+    shown = app.statements.show(ref, "press_release")
+    assert shown["title"] == "Khánh thành cầu Hiền Lương mới"
+    assert "Ngày 19/12/2026 khánh thành." in shown["text"] and shown["status"] == "published"
+    press = sorted(r.recipient for r in outbox(app, ref) if r.template == "press")
+    assert press == sorted(p.email for p in app.directory.press)

@@ -150,6 +150,7 @@ OPENING: dict[str, dict[str, str]] = {
         "venue": "Hội trường UBND huyện",
     },
     "spokesperson-announcement": {"speaker": "chu-tich", "assigned_at": "07/12/2026 16:00"},
+    "press-release": {"topic": "Khánh thành cầu", "content": "Ngày 19/12/2026 khánh thành."},
     "disclosure": {
         "document": "Kế hoạch sử dụng đất năm 2027",
         "information_created_at": "04/02/2027 10:00",
