@@ -188,14 +188,28 @@ def test_a_phone_number_in_the_directory_is_checked(workspace: Path) -> None:
 def walk_cli(
     workspace: Path, playbook: str, given: dict[str, str], steps: list[tuple[str, ...]]
 ) -> str:
+    """Open and walk through the command line, as the Chairman: each step an `advance`
+    trigger, or a `statement` command (REF stands for the incident)."""
     bind_login(workspace, "chu-tich")
     sets = [a for k, v in given.items() for a in ("--set", f"{k}={v}")]
     ref = json.loads(run(workspace, "open", playbook, "--title", "Thử", *sets, "--json").stdout)[
         "ref"
     ]
+    points = workspace / "points.txt"
+    points.write_text(TALKING_POINTS, encoding="utf-8")
+    named = {"REF": ref, "POINTS": str(points)}
     for trigger, *args in steps:
-        run(workspace, "advance", ref, trigger, *args)
+        if trigger == "statement":
+            run(workspace, "statement", *(named.get(a, a) for a in args))
+        else:
+            run(workspace, "advance", ref, trigger, *args)
     return str(ref)
+
+
+EDIT_POINTS = [
+    ("statement", "edit", "REF", "talking_points", "--file", "POINTS"),
+    ("statement", "submit", "REF", "talking_points"),
+]
 
 
 FAR = {
@@ -225,6 +239,44 @@ FAR = {
             "cancelled",
         ),
         (
+            "press-conference",
+            FAR,
+            [
+                ("submit_notice",),
+                ("approve_notice",),
+                ("send_notice",),
+                ("submit",),
+                *EDIT_POINTS,
+                ("approve",),
+                ("invite",),
+                ("hold", "--set", "outcome=12 cơ quan báo chí dự"),
+            ],
+            "held",
+        ),
+        (
+            "press-release",
+            {"topic": "Khánh thành cầu", "content": "Ngày 19/12 khánh thành."},
+            [("submit",), ("approve",), ("publish",)],
+            "published",
+        ),
+        (
+            "press-release",
+            {"topic": "Khánh thành cầu", "content": "Ngày 19/12 khánh thành."},
+            [("submit",), ("withdraw", "--note", "Lùi lễ khánh thành")],
+            "withdrawn",
+        ),
+        (
+            "disclosure",
+            {"document": "Kế hoạch sử dụng đất", "information_created_at": "01/12/2026 08:00"},
+            [
+                ("submit",),
+                ("approve",),
+                ("publish", "--set", "publish_url=https://vinhlinh.example/ck/1"),
+                ("close",),
+            ],
+            "closed",
+        ),
+        (
             "spokesperson-announcement",
             {
                 "speaker": "chu-tich",
@@ -234,7 +286,15 @@ FAR = {
             "published",
         ),
     ],
-    ids=["conference-cancelled", "briefing-cancelled", "announcement-published"],
+    ids=[
+        "conference-cancelled",
+        "briefing-cancelled",
+        "conference-held",
+        "release-published",
+        "release-withdrawn",
+        "disclosure-closed",
+        "announcement-published",
+    ],
 )
 def test_the_cli_walks_each_to_a_final_state(
     workspace: Path, playbook: str, given: dict[str, str], steps: list[tuple[str, ...]], final: str
