@@ -99,7 +99,7 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         approver=approver,
         publishers=_names(r, spec, "publishers", line),
         grants=_names(r, spec, "authorisation_grants", line),
-        authorisation_clock=_one_name(r, spec, "authorisation_clock", line),
+        authorisation_clock=_one_name(r, spec, "authorisation_clock", line, "statements"),
         press=_names(r, spec, "press", line),
         to_requester=_names(r, spec, "to_requester", line),
         invitations=_invitations(r, spec, line),
@@ -146,10 +146,12 @@ def _names(r: Reader, spec: dict[str, Any], key: str, line: int) -> tuple[str, .
     return names
 
 
-def _one_name(r: Reader, spec: dict[str, Any], key: str, line: int) -> str | None:
+def _one_name(
+    r: Reader, spec: dict[str, Any], key: str, line: int, section: str = "publish_facts"
+) -> str | None:
     if key not in spec:
         return None
-    names = r.names(spec[key], f"publish_facts {key}", r.line(spec, key, line))
+    names = r.names(spec[key], f"{section} {key}", r.line(spec, key, line))
     return names[0] if len(names) == 1 else None
 
 
