@@ -100,7 +100,7 @@ class YearlyReport:
         return found
 
 
-_REPORT_KEYS = tuple(f for f in YearlyReport.__dataclass_fields__)
+_REPORT_KEYS = tuple(YearlyReport.__dataclass_fields__)
 _SINGLE = ("template", "legal_clock", "reply_stamp", "event_fact", "held_stamp")
 
 
@@ -281,6 +281,14 @@ _DUE_RE = re.compile(r"^(\d{2})-(\d{2})$")
 _BEFORE_RE = re.compile(r"^\s*(\d{1,3})\s*(h|d)\s*$")
 
 
+def _is_day(month: int, day: int) -> bool:
+    try:
+        date(2028, month, day)  # a leap year: 29 February is a day of the year
+    except ValueError:
+        return False
+    return True
+
+
 def _duties(path: Path, data: Any) -> dict[str, Duty]:
     """`duties: {ID: {title, due: MM-DD, owner: ROLE, remind: [7d, 1d], basis}}`."""
     duties = {}
@@ -289,9 +297,7 @@ def _duties(path: Path, data: Any) -> dict[str, Duty]:
         spec = spec if isinstance(spec, dict) else {}
         due = _DUE_RE.match(str(spec.get("due", "")))
         reminders = [_BEFORE_RE.match(str(r)) for r in spec.get("remind") or []]
-        try:
-            date(2028, int(due[1]), int(due[2])) if due else None  # a leap year knows 29 Feb
-        except ValueError:
+        if due and not _is_day(int(due[1]), int(due[2])):
             due = None
         if not due or not all(reminders) or not spec.get("basis") or not spec.get("owner"):
             raise ConfigError(
