@@ -115,6 +115,18 @@ def test_a_year_of_the_press_office_counts_as_the_hand_count(app: App, clock: Fa
     step(app, briefing, "hold", given={"outcome": "Giao ban quý III."})
     planned = conference(app, "press_conference", "20/12/2026 09:00")  # held in 2027's window
 
+    # The Chairman names a new regular spokesperson on 14 September at 16:00: announced within
+    # 24 hours (Decree 244/2026 Art. 3(3)), published the next morning.
+    at(clock, 2026, 9, 15, 8)
+    given = {"speaker": "chu-tich", "assigned_at": "14/09/2026 16:00", "decision": "88/QĐ-UBND"}
+    announced = app.incidents.open(
+        "spokesperson-announcement", "Người phát ngôn", given=given, actor=own(app, None)
+    ).ref
+    assert due(app, announced, "spokesperson_contact") == local(2026, 9, 15, 16)
+    step(app, announced, "submit")
+    step(app, announced, "approve", "chu-tich")
+    step(app, announced, "publish", "chu-tich")
+
     # Rumours: one referred to the police, one only watched: no 24 h statement was owed.
     at(clock, 2026, 8, 3, 9)
     rumour_decided(app, "refer", {"refer_to": "police"})
