@@ -339,15 +339,33 @@ class Drafter:
         attachments: Sequence[mail.Attachment] = (),
         priority: int = 0,
     ) -> dict[str, Any]:
-        """One composed message, as the outbox row it becomes."""
+        """One composed message about ``incident``, as the outbox row it becomes."""
         if incident.ref not in subject:
             subject = f"[{incident.ref}] {subject}"
+        return self.composed(
+            incident.ref, recipient, subject, body, now, template, deadline, attachments, priority
+        )
+
+    def composed(
+        self,
+        ref: str,
+        recipient: Recipient,
+        subject: str,
+        body: str,
+        now: datetime,
+        template: str,
+        deadline: mail.Deadline | None = None,
+        attachments: Sequence[mail.Attachment] = (),
+        priority: int = 0,
+    ) -> dict[str, Any]:
+        """One composed message threaded under ``ref`` (an incident, or a recurring duty's
+        year), as the outbox row it becomes."""
         composed = mail.compose(
             sender=self.sender,
             recipient=mail.address(recipient.name, recipient.email),
             subject=subject,
             body=body,
-            ref=incident.ref,
+            ref=ref,
             when=now,
             reply_to=self.reply_to,
             deadline=deadline,

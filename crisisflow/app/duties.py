@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import mail, outbox, store_duties
+from .. import outbox, store_duties
 from ..actor import Actor
 from ..errors import ConflictError, InvalidInput, NotFoundError
 from ..i18n import _
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from . import App
 
 DONE, OVERDUE = "done", "overdue"
+DUTY_TEMPLATE = "mail/duty-reminder"
 
 
 class DutyCases:
@@ -144,27 +145,12 @@ class DutyCases:
         mails = []
         for recipient in app.directory.members(duty.owner):
             lang = recipient.lang
-            parts = app.renderer.render("mail/duty-reminder", lang, {**context, "lang": lang})
-            composed = mail.compose(
-                sender=drafter.sender,
-                recipient=mail.address(recipient.name, recipient.email),
-                subject=" ".join(parts["subject"].split()),
-                body=parts["body"],
-                ref=f"{duty.id}-{period}",
-                when=now,
-                reply_to=drafter.reply_to,
-                lang=lang,
-            )
+            parts = app.renderer.render(DUTY_TEMPLATE, lang, {**context, "lang": lang})
+            subject = " ".join(parts["subject"].split())
             mails.append(
-                {
-                    "message_id": composed.message_id,
-                    "sender": drafter.sender.email,
-                    "recipient": recipient.email,
-                    "recipient_name": recipient.name,
-                    "subject": composed.subject,
-                    "template": "mail/duty-reminder",
-                    "raw": composed.raw,
-                }
+                drafter.composed(
+                    f"{duty.id}-{period}", recipient, subject, parts["body"], now, DUTY_TEMPLATE
+                )
             )
         return mails
 

@@ -14,15 +14,13 @@ from ..directory import Recipient
 from ..drafting import addressed, approval_context, sha256
 from ..errors import ConfigError
 from ..incident_view import IncidentView, view_of
+from . import duties
 from .access import SIGN_IN_TEMPLATE, sign_in_context
 from .effects import statement_text
 from .lookup import incident_row
 
 if TYPE_CHECKING:
     from . import App
-
-
-DUTY_TEMPLATE = "mail/duty-reminder"
 
 
 class Templates:
@@ -103,7 +101,7 @@ class Templates:
             extra["recipient"] = {"name": card["name"], "email": card["email"]}
         if name == self.app.reports.yearly_template:
             extra["report"] = self.app.reports.yearly_counts(now.astimezone(self.app.tz).year)
-        if name == DUTY_TEMPLATE:
+        if name == duties.DUTY_TEMPLATE:
             extra.update(self.app.duties.sample_context(now))
         return extra
 
