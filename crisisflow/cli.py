@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     ),
     **dict.fromkeys(("serve", "session", "person", "secret"), "cli_web"),
     "duties": "cli_duties",
+    "register": "cli_register",
 }
 
 
@@ -90,17 +91,28 @@ def cli(ctx: click.Context, workspace: str | None, debug: bool) -> None:
         "upgrade the database."
     ),
 )
-def init(directory: Path, update: bool) -> None:
+@click.option(
+    "--example",
+    type=click.Choice(["district", "commune", "department"]),
+    default="district",
+    show_default=True,
+    help=_(
+        "The directory to start from: the Vĩnh Linh district (the structure before the 2025 "
+        "reform), a commune People's Committee, or a provincial department (Sở)."
+    ),
+)
+def init(directory: Path, update: bool, example: str) -> None:
     """Create a workspace in DIRECTORY: settings, directory, playbooks, templates, database.
 
     \b
     Example:
         crisisflow init vinh-linh
+        crisisflow init --example commune cua-tung
         crisisflow init --update vinh-linh
     """
     from .workspace import init as init_workspace
 
-    report = init_workspace(directory, update=update)
+    report = init_workspace(directory, update=update, example=example)
     click.echo(_("Workspace {path}").format(path=report.workspace))
     for label, names in (
         (_("created"), report.created),

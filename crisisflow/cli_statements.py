@@ -71,7 +71,10 @@ def statement_list(ctx: click.Context, ref: str, as_json: bool) -> None:
         click.echo(_("No statements."))
     else:
         for r in rows:
-            click.echo(f"{r['kind']:<24} v{r['version']:<3} {r['status']:<10} {r['title']}")
+            number = r["number"] or "-"
+            click.echo(
+                f"{r['kind']:<24} v{r['version']:<3} {r['status']:<10} {number:<14} {r['title']}"
+            )
 
 
 @statement.command("show", context_settings=CONTEXT)

@@ -15,6 +15,8 @@ from typing import Any
 
 from .errors import ConfigError, NotFoundError
 from .i18n import _
+from .issuer import Issuer
+from .issuer import parse as parse_issuer
 
 # A plain ASCII address, as mail servers without SMTPUTF8 accept it: dot-atom local part, host
 # names of letters, digits and inner hyphens (an internationalised domain in its xn-- form).
@@ -43,6 +45,7 @@ class Unit:
     name: str
     email: str
     lang: str = "vi"
+    symbol: str = ""  # after the body's in a letter's number: "123/UBND-VP"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Person:
     lang: str = "vi"
     login: str | None = None  # the OS account the command line acts for this person from
     phone: str = ""  # announced with the spokesperson's name, title and e-mail
+    post: str = ""  # the post a signer block names: "Phó Chủ tịch"
+    post_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Directory:
     people: dict[str, Person]
     roles: dict[str, tuple[str, ...]]
     press: tuple[Recipient, ...] = field(default=())
+    issuer: Issuer = field(default_factory=lambda: Issuer("", ""))
 
     def person(self, person_id: str) -> Person:
         try:
@@ -232,12 +238,21 @@ def load(path: Path) -> Directory:
         raise ConfigError(_("{path}:1: the directory must be a mapping").format(path=path))
     units = _units(path, data)
     people = _people(path, data, units)
+    organisation = _organisation(path, data)
     return Directory(
-        _organisation(path, data),
+        organisation,
         units,
         people,
         _roles(path, data, units, people),
         _press(path, data),
+        parse_issuer(
+            data.get("organisation") or {},
+            data.get("signers"),
+            people,
+            units,
+            lambda node, key, message: _fail(path, node, key, message),
+            data,
+        ),
     )
 
 
@@ -264,6 +279,7 @@ def _units(path: Path, data: dict[str, Any]) -> dict[str, Unit]:
             _text(path, spec, "name", where, header=True),
             _email(path, spec, where),
             _lang(path, spec, where),
+            _text(path, spec, "symbol", where, required=False),
         )
     return units
 
@@ -303,6 +319,8 @@ def _people(path: Path, data: dict[str, Any], units: dict[str, Unit]) -> dict[st
             _lang(path, spec, where),
             _login(path, spec, where, {p.login: p.id for p in people.values() if p.login}),
             _phone(path, spec, where),
+            _text(path, spec, "post", where, required=False),
+            _text(path, spec, "post_en", where, required=False),
         )
     return people
 

@@ -15,15 +15,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import mail
+from . import document_parts, mail, numbering
 from .directory import EMAIL_RE, Directory, Recipient
 from .errors import ConfigError
 from .i18n import _
 from .incident_view import IncidentView, clock_card
+from .issuer import Signing
 from .later import Later
 from .machine import Draft, Notify
 from .render import Renderer
 
+# The outbox "templates" of published statements mailed outside (published_mail).
+PUBLISHED = ("press", "requester", "to-roles")
 APPROVAL_PRIORITY = 10  # an approval request goes out ahead of bulk mail
 ACK_HOURS = 72  # how long the acknowledge link of a task without a due time stays valid
 # What approval requests (the texts awaiting approval, their pages) and task mail (its
@@ -68,7 +71,15 @@ def approval_context(
 ) -> dict[str, Any]:
     """What an approval request's template gets: ``statements`` (each with the ``url`` of
     its page), the first of them as ``statement``, and its page as ``approval_url``."""
-    cards = [{**t, "url": links.statement(ref, t["kind"]) if links else None} for t in texts]
+    cards = [
+        {
+            **t,
+            "url": links.statement(ref, t["kind"]) if links else None,
+            # As it will be issued: the number line says the number comes on issue.
+            "preview": numbering.preview(t["text"], t.get("lang", "vi")),
+        }
+        for t in texts
+    ]
     first = cards[0] if cards else None
     return {"statements": cards, "statement": first, "approval_url": first and first["url"]}
 
@@ -123,7 +134,7 @@ class Drafter:
         rendered = Rendered()
         for effect in effects:
             if isinstance(effect, Draft):
-                rendered.drafts.append(self.draft(effect, context))
+                rendered.drafts.append(self.draft(effect, context, incident))
         for effect in effects:  # after the drafts: a text may be drafted and submitted at once
             if isinstance(effect, Notify):
                 request = self._request(effect, incident, mailing, rendered.drafts)
@@ -174,10 +185,15 @@ class Drafter:
                 facts[name] = datetime.fromisoformat(value)
             else:
                 facts[name] = value
+        lang = self.language
+        labels = {  # a code as the document's language writes it: never the code itself
+            name: fact.choice_label(str(value), lang, playbook.policy.channels)
+            for name, value in incident.facts.items()
+            if (fact := playbook.facts.get(name)) is not None and fact.type == "choice"
+        }
         person = directory.people.get(actor)
         state = playbook.states[incident.state]
         transition = playbook.transition_by_trigger(trigger) if trigger else None
-        lang = self.language
         return {
             "incident": {
                 "ref": incident.ref,
@@ -186,13 +202,14 @@ class Drafter:
                 "state_title": state.title.get_lang(lang),
                 "owner": state.owner,
                 "facts": facts,
+                "labels": labels,
                 "timestamps": dict(incident.stamps),
                 "opened_at": incident.opened_at,
                 "playbook": playbook.title.get_lang(lang),
                 "on_behalf": Later(lambda: [self._carded(d) for d in incident.on_behalf]),
                 "clocks": {c.clock: clock_card(c) for c in incident.clocks},
             },
-            "org": dict(directory.organisation),
+            "org": document_parts.organisation(directory),
             "actor": (
                 {"id": person.id, "name": person.name, "title": person.title}
                 if person
@@ -205,7 +222,22 @@ class Drafter:
             "due": None,
             "lang": lang,
             "workspace_command": "crisisflow",
+            "channel_label": lambda code: playbook.policy.channel_label(str(code), lang),
+            "role_names": self.role_names,
             **NO_LINKS,
+        }
+
+    @functools.cached_property
+    def signing(self) -> Signing:
+        """Who may sign what, as approvals and the register check it."""
+        return Signing(self.directory.issuer, self.directory.people, self.renderer.tz)
+
+    @functools.cached_property
+    def role_names(self) -> dict[str, str]:
+        """Who fills each role of the directory, by name: documents name units from here."""
+        return {
+            role: ", ".join(r.name for r in self.directory.members(role))
+            for role in self.directory.roles
         }
 
     def _carded(self, decision: dict[str, Any]) -> dict[str, Any]:
@@ -230,11 +262,14 @@ class Drafter:
         note: str | None,
         now: datetime,
         extra: dict[str, Any] | None = None,
+        kind: str | None = None,
     ) -> dict[str, Any]:
-        """Draft a statement outside a playbook step (a correction, an authorisation)."""
+        """Draft a statement of ``kind`` outside a playbook step (a correction, an
+        authorisation); its signer and number are the kind's, else the template's."""
         context = self.context(incident, actor=actor, note=note, trigger=None, now=now)
         context.update(extra or {})
-        return self.draft(Draft(template.rsplit("/", 1)[-1], template), context)
+        name = template.rsplit("/", 1)[-1]
+        return self.draft(Draft(name, template), context, incident, kind=kind or name)
 
     def for_role(
         self,
@@ -254,8 +289,26 @@ class Drafter:
             mails.append(self.message(incident, recipient, subject, parts["body"], now, template))
         return mails
 
-    def draft(self, draft: Draft, context: dict[str, Any]) -> dict[str, Any]:
-        parts = self.renderer.render(draft.template, self.language, context)
+    def draft(
+        self,
+        draft: Draft,
+        context: dict[str, Any],
+        incident: IncidentView,
+        kind: str | None = None,
+    ) -> dict[str, Any]:
+        """A statement's text, laid out as the document it will be issued as: ``kind`` (else
+        the draft's) says who signs it and how it is numbered."""
+        documents = incident.playbook.policy.documents
+        kind = kind or draft.kind
+        doc = document_parts.document(
+            self.directory,
+            kind,
+            documents.get(kind) or documents.get(draft.kind),
+            now=context["now"],
+            tz=self.renderer.tz,
+            lang=self.language,
+        )
+        parts = self.renderer.render(draft.template, self.language, {**context, "doc": doc})
         return {
             "kind": draft.kind,
             "template": draft.template,
@@ -339,8 +392,10 @@ class Drafter:
         attachments: Sequence[mail.Attachment] = (),
         priority: int = 0,
     ) -> dict[str, Any]:
-        """One composed message about ``incident``, as the outbox row it becomes."""
-        if incident.ref not in subject:
+        """One composed message about ``incident``, as the outbox row it becomes; a published
+        statement (PUBLISHED mail) goes out under its own title, without the internal
+        reference that heads the office's own mail."""
+        if incident.ref not in subject and template not in PUBLISHED:
             subject = f"[{incident.ref}] {subject}"
         return self.composed(
             incident.ref, recipient, subject, body, now, template, deadline, attachments, priority

@@ -65,6 +65,7 @@ _NUMBER = re.compile(r"(Số|No\.?)\s*:", re.I)
 _ADDRESSEE = re.compile(r"(Kính gửi|To)\s*:", re.I)
 _RECIPIENTS = re.compile(r"(Nơi nhận|Recipients)\s*:", re.I)
 _BULLET = re.compile(r"[-–•+]\s*")
+_BASIS = re.compile(r"(Căn cứ|Pursuant to)\s", re.I)
 # Characters XML 1.0 (docx) and HTML cannot carry; a pasted control character must not break them.
 _NOT_XML = re.compile("[^\t\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -158,13 +159,16 @@ def parse(text: str) -> AdminDocument:
     return doc
 
 
-def export(text: str, fmt: str, *, title: str, lang: str = "vi") -> bytes:
-    """The statement ``text`` as ``fmt`` (md, txt, html or docx) bytes."""
+def export(text: str, fmt: str, *, title: str, lang: str = "vi", author: str = "") -> bytes:
+    """The statement ``text`` as ``fmt`` (md, txt, html or docx) bytes; ``author``: the
+    issuing body, which a Word file names as its author."""
     if fmt == "txt":
         return unicodedata.normalize("NFC", text).encode("utf-8", "replace")
-    writers = {"md": _markdown, "html": _html, "docx": _docx}
-    if fmt not in writers:
+    writers = {"md": _markdown, "html": _html}
+    if fmt not in (*writers, "docx"):
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "docx":
+        return _docx(parse(text), _line(title), lang, _line(author))
     return writers[fmt](parse(text), _line(title), lang)
 
 
@@ -369,9 +373,13 @@ def _setup(document: Document, title: str, lang: str) -> None:
     para._p.append(page)
 
 
-def _docx(doc: AdminDocument, title: str, lang: str) -> bytes:
+def _docx(doc: AdminDocument, title: str, lang: str, author: str = "") -> bytes:
     document = docx.Document()
     _setup(document, title, lang)
+    # The file's properties are the document's own: python-docx's defaults must not show.
+    props = document.core_properties
+    props.author = props.last_modified_by = author
+    props.comments = props.keywords = props.subject = props.category = ""
     if doc.recognised:
         bodies, motto, number, date = _table(document, 2, HEAD_COLUMNS)
         for line in doc.issuing[:-1]:
@@ -399,7 +407,9 @@ def _docx(doc: AdminDocument, title: str, lang: str) -> bytes:
             para = _para(document, line, 14, align=align, before=0 if i else 12)
             para.paragraph_format.left_indent = Cm(2.5) if several else None
     for line in doc.body:
-        para = _para(document, line, 14, align=ALIGN.JUSTIFY, before=6)
+        # Legal bases ("Căn cứ ...") are italic (Phụ lục I, Mục II.8).
+        basis = bool(_BASIS.match(line))
+        para = _para(document, line, 14, align=ALIGN.JUSTIFY, before=6, italic=basis)
         para.paragraph_format.first_line_indent = Cm(1.27)
     if doc.recipients_label or doc.signer or doc.signer_name:
         recipients, signer = _table(document, 1, FOOT_COLUMNS)

@@ -327,3 +327,33 @@ duty_notices = Table(
     Column("note", Text, nullable=True),
     UniqueConstraint("duty", "period", "key"),
 )
+
+
+# The document register (sổ đăng ký văn bản): each register, by year and symbol ("TB-UBND"),
+# and the last number it gave. Taking a number updates its row, which serialises two
+# publications on one register while other registers go on.
+register_counters = Table(
+    "register_counters",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("symbol", String(64), primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+
+# Each number given: to which statement version, when, signed by whom.
+register_entries = Table(
+    "register_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("year", Integer, nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("statement_id", Integer, ForeignKey("statements.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("signer", String(128), nullable=True),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("text_hash", String(64), nullable=False),  # of the text as issued, number in it
+    UniqueConstraint("year", "symbol", "number"),
+    UniqueConstraint("statement_id", "version"),
+)

@@ -76,6 +76,12 @@ class Fact:
     # A person fact that names who fills a role: the person must hold ``holds`` already, in
     # the directory or by a written authorisation valid for the incident.
     holds: str | None = None
+    choice_labels: dict[str, Localized] = field(default_factory=dict)  # code → label
+
+    def choice_label(self, code: str, lang: str, channels: Mapping[str, Localized]) -> str:
+        """``code`` in ``lang``: its own label, else the channel it names, else the code."""
+        label = self.choice_labels.get(code) or channels.get(code)
+        return label.get_lang(lang) if label else code
 
 
 @dataclass(frozen=True)

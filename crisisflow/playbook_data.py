@@ -46,8 +46,15 @@ def _read_fact(
         )
         return None
     choices: tuple[str, ...] = ()
+    labels: dict[str, Localized] = {}
     if kind == "choice":
         raw = spec.get("choices")
+        if isinstance(raw, dict):  # code → {vi: label, en: label}: how documents print it
+            labels = {
+                str(code): r.localized(text, f"{where} choice {code}", r.line(raw, code))
+                for code, text in raw.items()
+            }
+            raw = list(raw)
         if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
             r.problem(
                 r.line(spec, "choices"),
@@ -84,7 +91,7 @@ def _read_fact(
             ),
         )
         holds = None
-    return Fact(name, kind, bool(required), default, choices, label, holds)
+    return Fact(name, kind, bool(required), default, choices, label, holds, labels)
 
 
 def _clock_names(

@@ -32,6 +32,7 @@ _KEYS = (
     "to_roles",
     "channels",
     "publish_facts",
+    "documents",
 )
 _PUBLISH_FACTS = ("channel", "url", "requester", "requester_name")
 
@@ -59,6 +60,9 @@ class Policy:
     requester_fact: str | None = None  # the fact holding the requester's e-mail address
     requester_name_fact: str | None = None  # ... and the requester's name
     templates: dict[str, str] = field(default_factory=dict)  # purpose → template
+    # Kind → its document kind abbreviation (Decree 30 Appendix III: TB, BC, TC ...) or
+    # `letter` (a công văn); it makes the symbol after the kind's number, "15/TB-UBND".
+    documents: dict[str, str] = field(default_factory=dict)
     line: int = 1  # where `statements:` stands, for problems about it
 
     def goes_to_press(self, kind: str) -> bool:
@@ -110,6 +114,7 @@ def read(r: Reader, statements: Any, templates: Any, line: int, templates_line: 
         requester_fact=_one_name(r, facts, "requester", line),
         requester_name_fact=_one_name(r, facts, "requester_name", line),
         templates=_templates(r, templates, templates_line),
+        documents=_documents(r, spec, line),
         line=line,
     )
 
@@ -125,6 +130,29 @@ def _invitations(r: Reader, spec: dict[str, Any], line: int) -> dict[str, str]:
         for kind, fact in found.items()
         if len(names := r.names(fact, f"statements invitations {kind}", at)) == 1
     }
+
+
+def _documents(r: Reader, spec: dict[str, Any], line: int) -> dict[str, str]:
+    """`documents: {KIND: ABBREVIATION}`, each one of Decree 30's Appendix III or `letter`."""
+    from .numbering import KINDS
+
+    if "documents" not in spec:
+        return {}
+    at = r.line(spec, "documents", line)
+    found = r.mapping(spec["documents"], "statements documents", at) or {}
+    documents = {}
+    for kind, abbreviation in found.items():
+        if abbreviation not in KINDS:
+            r.problem(
+                r.line(found, kind, at),
+                _(
+                    "statements documents {kind}: {value!r} is not a document kind of Decree "
+                    "30/2020 Appendix III; use one of: {known}"
+                ).format(kind=kind, value=abbreviation, known=", ".join(KINDS)),
+            )
+            continue
+        documents[str(kind)] = str(abbreviation)
+    return documents
 
 
 def _to_roles(r: Reader, spec: dict[str, Any], line: int) -> dict[str, tuple[str, ...]]:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import authority, store_statements
+from . import authority, numbering, store_register, store_statements
 from .errors import InvalidInput, NotFoundError, TransitionRefused
 from .history import iso
 from .i18n import _
+from .issuer import Signing
 from .policy import Policy
 
 MAX_STATEMENT = 100_000
@@ -27,9 +28,9 @@ MAX_STATEMENT = 100_000
 # minh: bổ sung trước khi trình ký.]", "[…]") or a dotted leader ("……", "........"). A bracket
 # holding only a number ("[1]") is a reference, not a blank.
 _PLACEHOLDER = re.compile(r"\[(?!\s*\d+\s*\])[^\[\]\n]*\]|…{2,}|\.{4,}|…\.|\.…")
-# Sends a published statement outside, as the policy says of ``kind`` (the statement's own,
-# or for a correction the kind it corrects); returns the addresses.
-PressMailer = Callable[["Statement", str], list[str]]
+# Sends a published statement's text as issued outside, as the policy says of ``kind`` (the
+# statement's own, or for a correction the kind it corrects); returns the addresses.
+PressMailer = Callable[["Statement", str, str], list[str]]
 
 
 def sha256(text: str) -> str:
@@ -189,6 +190,7 @@ class Act:
     strict: bool = True  # a command says "already done"; a playbook step takes it as done
     # The approver read the text again after it was returned unchanged, and approves it as is.
     confirm_unchanged: bool = False
+    signing: Signing | None = None  # who may sign the kind; the register's time zone
 
 
 def apply(
@@ -217,8 +219,10 @@ def apply(
     sent: list[str] = []
     if act.action == "published":
         mailed_as = _check_publishable(conn, statement, act, policy)
+        issued, number = _issue(conn, statement, act)
+        summary.update({"number": number} if number else {})
         if mailed_as is not None:
-            sent = press(statement, mailed_as)
+            sent = press(statement, mailed_as, issued)
     store_statements.add_statement_action(
         conn,
         {
@@ -269,9 +273,42 @@ def placeholder(text: str) -> tuple[int, str] | None:
     return None
 
 
+def _issue(conn: Any, statement: Statement, act: Act) -> tuple[str, str | None]:
+    """The current text as issued: its number taken from the register of its year and symbol
+    and written into its number line (nothing else changes), and that number ("05/TC-UBND");
+    a text without a number line goes out as it is."""
+    current = statement.current
+    symbol = numbering.pending_symbol(current.text)
+    if symbol is None or act.signing is None:
+        return current.text, None
+    year = act.now.astimezone(act.signing.tz).year
+    number = store_register.take_number(conn, year, symbol)
+    text = numbering.issue(current.text, number)
+    store_register.add_entry(
+        conn,
+        {
+            "year": year,
+            "symbol": symbol,
+            "number": number,
+            "statement_id": statement.id,
+            "version": current.number,
+            "title": current.title,
+            "signer": approved.actor if (approved := statement.last("approved")) else None,
+            "issued_at": act.now,
+            "text_hash": sha256(text),
+        },
+    )
+    return text, f"{numbering.written(number)}/{symbol}"
+
+
 def _check_approvable(statement: Statement, act: Act, where: str) -> dict[str, Any]:
-    """Refuse a text that still has a blank to fill, and a text returned unchanged unless the
-    approver confirms it as it is; say what the history records of that confirmation."""
+    """Refuse a text that still has a blank to fill, a text its approver may not sign as
+    laid out, and a text returned unchanged unless the approver confirms it as it is; say what
+    the history records of that confirmation."""
+    if act.signing is not None:
+        refused = act.signing.refusal(statement.kind, act.person, statement.current.text)
+        if refused:
+            raise TransitionRefused(f"{where}: {refused}")
     blank = placeholder(statement.current.text)
     if blank is not None:
         line, found = blank

@@ -48,8 +48,18 @@ def _shipped_files() -> dict[str, Path]:
     return files
 
 
-def init(target: Path, *, update: bool = False) -> InitReport:
-    """Create (or, with ``update``, refresh) the workspace in ``target`` and its database."""
+# The directories `init --example` offers: the seed's district (before the 2025 reform, the
+# default), a commune, a provincial department.
+EXAMPLES = {
+    "district": SKELETON / "directory.yaml",
+    "commune": SKELETON / "examples" / "commune.yaml",
+    "department": SKELETON / "examples" / "department.yaml",
+}
+
+
+def init(target: Path, *, update: bool = False, example: str = "district") -> InitReport:
+    """Create (or, with ``update``, refresh) the workspace in ``target`` and its database;
+    a new workspace's directory is the ``example`` one (EXAMPLES)."""
     target = target.expanduser()
     if (target / WORKSPACE_FILE).exists() and not update:
         raise ConfigError(
@@ -65,7 +75,8 @@ def init(target: Path, *, update: bool = False) -> InitReport:
         target.mkdir(parents=True, exist_ok=True)
         for name in OWN_FILES:
             if not (target / name).exists():
-                shutil.copyfile(SKELETON / name, target / name)
+                source = EXAMPLES[example] if name == "directory.yaml" else SKELETON / name
+                shutil.copyfile(source, target / name)
                 report.created.append(name)
         manifest_path = target / MANIFEST
         manifest: dict[str, str] = (

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import docx
 import pytest
-import yaml
 from docx.document import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
@@ -23,6 +23,8 @@ from docx.text.paragraph import Paragraph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crisisflow import document_parts
+from crisisflow.directory import load as load_directory
 from crisisflow.export import FORMATS, AdminDocument, export, parse
 from crisisflow.render import Renderer
 
@@ -37,9 +39,8 @@ STATEMENTS = sorted(
 # The press documents and the official letter whose every part is checked below; the other
 # templates are checked for the parts every administrative document has.
 LAYOUT_CHECKED = ["correction", "correction-request", "holding-statement", "initial-info"]
-ORG = yaml.safe_load((ROOT / "crisisflow/skeleton/directory.yaml").read_text("utf-8"))[
-    "organisation"
-]
+DIRECTORY = load_directory(ROOT / "crisisflow/skeleton/directory.yaml")
+ORG = document_parts.organisation(DIRECTORY)
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 SPOKESPERSON = {
     "id": "chu-tich",
@@ -75,8 +76,13 @@ def context(spokesperson: dict[str, str] | None) -> dict[str, Any]:
             "timestamps": {"received_at": NOW, "published_at": NOW},
             "opened_at": NOW,
             "playbook": "Khủng hoảng truyền thông",
+            "labels": {"channel": "mạng xã hội", "publish_channel": "Cổng thông tin điện tử"},
+            "clocks": {},
+            "on_behalf": [],
         },
         "org": dict(ORG),
+        "channel_label": lambda code: {"portal": "Cổng thông tin điện tử"}.get(code, code),
+        "role_names": {"communications": "Phòng Văn hóa và Thông tin"},
         "actor": {"id": "chu-tich", "name": "Lê Văn An", "title": "Chủ tịch UBND huyện"},
         "note": "",
         "trigger": "",
@@ -122,7 +128,11 @@ def context(spokesperson: dict[str, str] | None) -> dict[str, Any]:
 def render(
     name: str, lang: str, spokesperson: dict[str, str] | None = SPOKESPERSON
 ) -> dict[str, str]:
-    return Renderer([TEMPLATES]).render(f"statements/{name}", lang, context(spokesperson))
+    doc = document_parts.document(
+        DIRECTORY, name, "TC", now=NOW, tz=ZoneInfo("Asia/Ho_Chi_Minh"), lang=lang
+    )
+    given = {**context(spokesperson), "doc": doc, "lang": lang}
+    return Renderer([TEMPLATES]).render(f"statements/{name}", lang, given)
 
 
 def all_lines(doc: AdminDocument) -> list[str]:
@@ -152,7 +162,8 @@ def test_parse_finds_the_parts_of_every_template(
     vi = lang == "vi"
     org = ORG["full_name"] if vi else ORG["name_en"]
     assert doc.recognised
-    assert doc.issuing == [ORG["parent"].upper(), org.upper()]
+    # A People's Committee's own documents carry no managing-body line (Decree 30, Appendix I).
+    assert doc.issuing == [org.upper()]
     assert re.fullmatch(r"(Số|No\.):\s+/[A-Z]+-[A-Z]+", doc.number), doc.number
     assert doc.motto == MOTTO[lang]
     assert doc.place_date.startswith(f"{ORG['place']}, ")
@@ -161,29 +172,17 @@ def test_parse_finds_the_parts_of_every_template(
         assert doc.is_letter and not doc.doc_type
         assert doc.excerpt[0].startswith("V/v " if vi else "Re: ")
         assert doc.addressees[0].startswith("Kính gửi: " if vi else "To: ")
-        assert doc.signer == (
-            ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
-            if vi
-            else ["ON BEHALF OF THE PEOPLE'S COMMITTEE", "CHAIRMAN"]
-        )
     else:
         assert not doc.is_letter and not doc.addressees
         assert doc.doc_type == ("THÔNG CÁO BÁO CHÍ" if vi else "PRESS RELEASE")
         assert doc.excerpt == [parts["title"].strip()]
-        if with_spokesperson:
-            assert doc.signer == (
-                ["NGƯỜI PHÁT NGÔN", "CHỦ TỊCH UBND HUYỆN"]
-                if vi
-                else ["SPOKESPERSON", "CHỦ TỊCH UBND HUYỆN"]
-            )
-            assert doc.signer_name == "Lê Văn An"
-        else:
-            assert doc.signer == (
-                ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
-                if vi
-                else ["ON BEHALF OF THE PEOPLE'S COMMITTEE", "CHAIRMAN"]
-            )
-            assert doc.signer_name == ""
+    # The directory's signer, in the capacity it declares, and always by name.
+    assert doc.signer == (
+        ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
+        if vi
+        else ["ON BEHALF OF THE PEOPLE'S COMMITTEE", "CHAIRMAN"]
+    )
+    assert doc.signer_name == "Lê Văn An"
     assert doc.body and doc.body[0].startswith(ORG["full_name"] if vi else f"The {org}")
     assert doc.recipients_label == ("Nơi nhận:" if vi else "Recipients:")
     assert doc.recipients[-1].startswith("Lưu: VT" if vi else "Filed: ")
@@ -208,13 +207,13 @@ def test_parse_accepts_staff_edits_of_the_layout() -> None:
     text = render("initial-info", "vi")["body"]
     text = text.replace("CỘNG HÒA", "CỘNG HOÀ")  # the older placing of the tone mark
     text = text.replace("\n\nLê Văn An", "\nLê Văn An")  # the name right under the title
-    assert "HUYỆN\nLê Văn An" in text
+    assert "CHỦ TỊCH\nLê Văn An" in text
     doc = parse(unicodedata.normalize("NFD", text).replace("\n", "\r\n"))
     assert doc.recognised
     assert doc.motto[0] == "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-    assert doc.issuing[1] == "ỦY BAN NHÂN DÂN HUYỆN VĨNH LINH"  # NFC again
+    assert doc.issuing[0] == "ỦY BAN NHÂN DÂN HUYỆN VĨNH LINH"  # NFC again
     assert unicodedata.is_normalized("NFC", "".join(all_lines(doc)))
-    assert doc.signer == ["NGƯỜI PHÁT NGÔN", "CHỦ TỊCH UBND HUYỆN"]
+    assert doc.signer == ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]
     assert doc.signer_name == "Lê Văn An"
 
 
@@ -378,17 +377,21 @@ def test_docx_header_is_a_borderless_two_column_table(
     borders = head._tbl.tblPr.find(qn("w:tblBorders"))
     assert borders is not None and {b.get(qn("w:val")) for b in borders} == {"nil"}
     bodies, motto = head.cell(0, 0).paragraphs, head.cell(0, 1).paragraphs
-    parent = only_run(paragraph(bodies, "UBND TỈNH QUẢNG TRỊ"))
     issuer = only_run(paragraph(bodies, "ỦY BAN NHÂN DÂN HUYỆN VĨNH LINH"))
-    assert parent.font.size == issuer.font.size == Pt(12)
-    assert not parent.font.bold and issuer.font.bold
+    assert [p.text for p in bodies if p.text] == [issuer.text]  # its own: no parent line
+    assert issuer.font.size == Pt(12) and issuer.font.bold
+    # A body under a managing body (a Sở) names it above, upright.
+    text = render("initial-info", "vi")["body"]
+    under = docx.Document(BytesIO(export("UBND TỈNH QUẢNG TRỊ\n" + text, "docx", title="t")))
+    parent = only_run(paragraph(under.tables[0].cell(0, 0).paragraphs, "UBND TỈNH QUẢNG TRỊ"))
+    assert parent.font.size == Pt(12) and not parent.font.bold
     assert any(p._p.find(f".//{qn('w:pBdr')}") is not None for p in bodies)  # the short rule
     national = only_run(paragraph(motto, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"))
     assert national.font.bold and national.text.isupper() and national.font.size == Pt(12)
     assert not national.font.italic
     slogan = only_run(paragraph(motto, "Độc lập - Tự do - Hạnh phúc"))
     assert slogan.font.bold and slogan.font.underline and slogan.font.size == Pt(13)
-    number = only_run(paragraph(head.cell(1, 0).paragraphs, "Số:      /TCBC-UBND"))
+    number = only_run(paragraph(head.cell(1, 0).paragraphs, "Số:      /TC-UBND"))
     assert number.font.size == Pt(13) and not number.font.bold and not number.font.italic
     date = only_run(paragraph(head.cell(1, 1).paragraphs, "Vĩnh Linh, ngày 26 tháng 11 năm 2026"))
     assert date.font.italic and date.font.size == Pt(13)

@@ -76,12 +76,28 @@ def test_authorised_vice_chairman_may_approve_until_it_expires(
     with pytest.raises(TransitionRefused, match="only the approver"):
         app.statements.approve(ref, "initial_info", actor=own(app, "pho-chu-tich"))
     clock.advance(hours=-1)
+    # Laid out for the Chairman's signature, the text is not hers to approve as it stands.
+    with pytest.raises(TransitionRefused, match=r"KT\. CHỦ TỊCH / PHÓ CHỦ TỊCH / Trần Thị Bình"):
+        app.statements.approve(ref, "initial_info", actor=own(app, "pho-chu-tich"))
+    signed_by_deputy(app, ref, "initial_info")
     assert app.statements.approve(ref, "initial_info", actor=own(app, "pho-chu-tich"))[
         "action"
     ] == ("approved")
     assert (
         app.incidents.advance(ref, "approve", actor=own(app, "pho-chu-tich")).to_state == "approved"
     )
+
+
+CHAIRMAN_SIGNS = "CHỦ TỊCH\n\nLê Văn An"
+DEPUTY_SIGNS = "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\n\nTrần Thị Bình"
+
+
+def signed_by_deputy(app: App, ref: str, kind: str) -> None:
+    """Put the Vice-Chairman's signer block (KT.) in place of the Chairman's."""
+    text = app.statements.show(ref, kind)["text"]
+    assert CHAIRMAN_SIGNS in text
+    app.statements.edit(ref, kind, text.replace(CHAIRMAN_SIGNS, DEPUTY_SIGNS), actor=app.identify())
+    app.statements.submit(ref, kind, actor=app.identify())
 
 
 def test_an_authorised_person_cannot_pass_it_on(app: App, ref: str) -> None:
@@ -330,6 +346,13 @@ def test_who_approves_and_publishes_is_the_playbooks_to_say(app: App) -> None:
         "  publishers: [spokesperson, coordinator]\n", "  publishers: [coordinator]\n", 1
     )
     (app.workspace / "playbooks" / "media-crisis.yaml").write_text(edited, encoding="utf-8")
+    # ... and in its directory, that the Vice-Chairman signs (KT. CHỦ TỊCH / PHÓ CHỦ TỊCH).
+    directory = app.workspace / "directory.yaml"
+    text = directory.read_text(encoding="utf-8")
+    directory.write_text(
+        text.replace("    - {person: chu-tich, as: head}\n", "", 1), encoding="utf-8"
+    )
+    app.reread_directory()
     ref = app.incidents.open("media-crisis", TITLE, actor=app.identify()).ref
     deputy_approves = [
         (t, {"actor": "pho-chu-tich"}) if t == "approve_holding" else (t, kw)

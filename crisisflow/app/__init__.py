@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .duties import DutyCases
     from .incidents import IncidentCases
     from .records import Records
+    from .register import Register
     from .reports import Reports
     from .statements import StatementCases
     from .templates import Templates
@@ -249,6 +250,12 @@ class App:
         from .templates import Templates
 
         return Templates(self)
+
+    @cached_property
+    def register(self) -> Register:
+        from .register import Register
+
+        return Register(self)
 
     @cached_property
     def duties(self) -> DutyCases:

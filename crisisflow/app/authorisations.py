@@ -99,6 +99,7 @@ def _draft_letter(
         note=None,
         now=s.now,
         extra={"authorisation": letter},
+        kind=LETTER,
     )
     earlier = s.statements.get(LETTER)
     frozen = earlier is not None and earlier.published

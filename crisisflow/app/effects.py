@@ -333,6 +333,7 @@ class Writer:
             url=model.facts.get(policy.url_fact) if policy.url_fact else None,
             strict=False,
             confirm_unchanged=self.confirm_unchanged,
+            signing=self.drafter.signing,
         )
         return stmts.apply(
             conn,
@@ -354,9 +355,9 @@ def press_mailer(
     requester it answers, the roles it is addressed to), in the caller's transaction (or add
     its outbox rows to ``pending``, for the caller to insert with its own)."""
 
-    def send(statement: stmts.Statement, kind: str) -> list[str]:
+    def send(statement: stmts.Statement, kind: str, text: str) -> list[str]:
         current = statement.current
-        mails = published_mail.messages(drafter, incident, kind, current.title, current.text, now)
+        mails = published_mail.messages(drafter, incident, kind, current.title, text, now)
         series = "" if statement.series == 1 else f"#{statement.series}"
         key = f"{incident.ref}/press/{statement.kind}{series}/v{current.number}"
         rows = outbox.rows(mails, statement.incident_id, None, key, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, history, store_statements
+from .. import authority, history, store_register, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
@@ -17,7 +17,7 @@ from ..facts import clean_document
 from ..history import iso
 from ..i18n import _
 from ..incident_view import view_of
-from . import authorisations, effects
+from . import authorisations, effects, register
 from .effects import press_mailer
 from .lookup import incident_row, template_for
 
@@ -62,10 +62,18 @@ class StatementCases:
     # --- reading ---------------------------------------------------------------------------
 
     def _load(self, ref: str) -> tuple[Any, dict[str, stmts.Statement]]:
+        row, statements, _numbers = self._load_numbered(ref)
+        return row, statements
+
+    def _load_numbered(
+        self, ref: str
+    ) -> tuple[Any, dict[str, stmts.Statement], dict[tuple[int, int], Any]]:
+        """The incident, its statements, and the register entries of their issued versions."""
         with self.app.store.reading() as conn:
             row = incident_row(conn, ref)
             statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
-        return row, statements
+            numbers = store_register.numbers_of(conn, row.id)
+        return row, statements, numbers
 
     @staticmethod
     def _one(statements: dict[str, stmts.Statement], ref: str, kind: str) -> stmts.Statement:
@@ -78,12 +86,13 @@ class StatementCases:
         return statements[kind]
 
     def list(self, ref: str) -> list[dict[str, Any]]:
-        _row, statements = self._load(ref)
+        _row, statements, numbers = self._load_numbered(ref)
         return [
             {
                 "kind": s.kind,
                 "version": s.current.number,
                 "status": s.status,
+                "number": register.written(numbers.get((s.id, s.current.number))),
                 "title": s.current.title,
                 "sha256": s.current.text_hash,
                 "updated_at": iso(s.current.created_at),
@@ -92,9 +101,10 @@ class StatementCases:
         ]
 
     def show(self, ref: str, kind: str, number: int | None = None) -> dict[str, Any]:
-        row, statements = self._load(ref)
+        row, statements, numbers = self._load_numbered(ref)
         statement = self._one(statements, row.ref, kind)
         v = statement.version(number)
+        entry = numbers.get((statement.id, v.number))
         corrects = next(
             (s.kind for s in statements.values() if s.id == statement.corrects_id), None
         )
@@ -107,6 +117,9 @@ class StatementCases:
             "title": v.title,
             "text": v.text,
             "sha256": v.text_hash,
+            # The document as issued: the approved text, its register number written in.
+            "number": register.written(entry),
+            "issued_text": register.issued_text(v.text, entry),
             "author": v.author,
             "created_at": iso(v.created_at),
             "corrects": corrects,
@@ -129,8 +142,13 @@ class StatementCases:
         from ..export import export
 
         data = self.show(ref, kind, number)
+        organisation = self.app.directory.issuer.full_name
         content: bytes = export(
-            data["text"], fmt, title=data["title"], lang=self.app.settings["language"]
+            data["issued_text"],
+            fmt,
+            title=data["title"],
+            lang=self.app.settings["language"],
+            author=organisation,
         )
         return content
 
@@ -191,7 +209,8 @@ class StatementCases:
             if expected is not None:
                 only = effects.Known(statements={kind: statement})
                 effects.require_text(only, s.row.ref, kind, expected)
-            act = stmts.Act(action, actor.person, s.roles, s.now, **extra)
+            signing = self.app.drafter.signing
+            act = stmts.Act(action, actor.person, s.roles, s.now, signing=signing, **extra)
             incident = view_of(s.row, s.playbook)
             mailer = press_mailer(conn, self.app.drafter, incident, s.now)
             done = stmts.apply(conn, statement, act, s.playbook.policy, mailer)
@@ -317,7 +336,12 @@ class StatementCases:
                 )
             template = template_for(s.playbook, "correction")
             draft = self.app.drafter.document(
-                view_of(s.row, s.playbook), template, actor=actor.person, note=note, now=s.now
+                view_of(s.row, s.playbook),
+                template,
+                actor=actor.person,
+                note=note,
+                now=s.now,
+                kind=correction,
             )
             number = stmts.add_version(
                 conn,
