@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from . import numbering
 from .directory import Directory
 from .issuer import NO_SIGNER, Signer
+from .playbook import Playbook
 from .render import vn_date
 
 
@@ -88,3 +89,40 @@ def _place_date(place: str, now: datetime, tz: ZoneInfo, lang: str) -> str:
     if lang == "en":
         return f"{place}, {local.day} {local:%B %Y}" if place else f"{local.day} {local:%B %Y}"
     return f"{place}, {vn_date(local)}" if place else vn_date(local).capitalize()
+
+
+def template_facts(
+    directory: Directory, playbook: Playbook, facts: dict[str, Any]
+) -> dict[str, Any]:
+    """An incident's facts as templates read them: a person or unit as its directory card,
+    a time as a datetime."""
+    found: dict[str, Any] = {}
+    for name, value in facts.items():
+        fact = playbook.facts.get(name)
+        kind = fact.type if fact else None
+        if kind == "person" and value in directory.people:
+            p = directory.people[value]
+            found[name] = {
+                "id": p.id,
+                "name": p.name,
+                "title": p.title,
+                "email": p.email,
+                "phone": p.phone,
+            }
+        elif kind == "unit" and value in directory.units:
+            u = directory.units[value]
+            found[name] = {"id": u.id, "name": u.name, "email": u.email}
+        elif kind == "datetime" and value:
+            found[name] = datetime.fromisoformat(value)
+        else:
+            found[name] = value
+    return found
+
+
+def fact_labels(playbook: Playbook, facts: dict[str, Any], lang: str) -> dict[str, str]:
+    """Each choice fact's value as the document's language writes it: never the code."""
+    return {
+        name: fact.choice_label(str(value), lang, playbook.policy.channels)
+        for name, value in facts.items()
+        if (fact := playbook.facts.get(name)) is not None and fact.type == "choice"
+    }

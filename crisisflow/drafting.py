@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import document_parts, mail, numbering
+from . import document_parts, mail
 from .directory import EMAIL_RE, Directory, Recipient
 from .errors import ConfigError
 from .i18n import _
@@ -23,6 +23,7 @@ from .incident_view import IncidentView, clock_card
 from .issuer import Signing
 from .later import Later
 from .machine import Draft, Notify
+from .mailing import Mailing, approval_context
 from .render import Renderer
 
 # The outbox "templates" of published statements mailed outside (published_mail).
@@ -52,36 +53,6 @@ class Rendered:
                 for m in self.mails
             ]
         return data
-
-
-@dataclass(frozen=True)
-class Mailing:
-    """What a step's mail links to and carries besides its templates' text: ``links`` (None:
-    none), the step's event number, and for an approval request the kinds it presents with
-    their current texts (kind, title, text, number, sha256, lang; else the step's draft)."""
-
-    links: mail.Links | None = None
-    seq: int = 1
-    approval: tuple[str, ...] = ()
-    texts: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def approval_context(
-    texts: Sequence[Mapping[str, Any]], ref: str, links: mail.Links | None
-) -> dict[str, Any]:
-    """What an approval request's template gets: ``statements`` (each with the ``url`` of
-    its page), the first of them as ``statement``, and its page as ``approval_url``."""
-    cards = [
-        {
-            **t,
-            "url": links.statement(ref, t["kind"]) if links else None,
-            # As it will be issued: the number line says the number comes on issue.
-            "preview": numbering.preview(t["text"], t.get("lang", "vi")),
-        }
-        for t in texts
-    ]
-    first = cards[0] if cards else None
-    return {"statements": cards, "statement": first, "approval_url": first and first["url"]}
 
 
 def sha256(text: str) -> str:
@@ -165,32 +136,9 @@ class Drafter:
         """The variables every template gets (documented in the README)."""
         directory = self.directory
         playbook = incident.playbook
-        facts: dict[str, Any] = {}
-        for name, value in incident.facts.items():
-            fact = playbook.facts.get(name)
-            kind = fact.type if fact else None
-            if kind == "person" and value in directory.people:
-                p = directory.people[value]
-                facts[name] = {
-                    "id": p.id,
-                    "name": p.name,
-                    "title": p.title,
-                    "email": p.email,
-                    "phone": p.phone,
-                }
-            elif kind == "unit" and value in directory.units:
-                u = directory.units[value]
-                facts[name] = {"id": u.id, "name": u.name, "email": u.email}
-            elif kind == "datetime" and value:
-                facts[name] = datetime.fromisoformat(value)
-            else:
-                facts[name] = value
         lang = self.language
-        labels = {  # a code as the document's language writes it: never the code itself
-            name: fact.choice_label(str(value), lang, playbook.policy.channels)
-            for name, value in incident.facts.items()
-            if (fact := playbook.facts.get(name)) is not None and fact.type == "choice"
-        }
+        facts = document_parts.template_facts(directory, playbook, incident.facts)
+        labels = document_parts.fact_labels(playbook, incident.facts, lang)
         person = directory.people.get(actor)
         state = playbook.states[incident.state]
         transition = playbook.transition_by_trigger(trigger) if trigger else None
@@ -226,6 +174,19 @@ class Drafter:
             "role_names": self.role_names,
             **NO_LINKS,
         }
+
+    def layout(
+        self, kind: str, abbreviation: str | None, now: datetime, lang: str | None = None
+    ) -> dict[str, Any]:
+        """What a document of ``kind`` takes from the directory (``doc`` in its template)."""
+        return document_parts.document(
+            self.directory,
+            kind,
+            abbreviation,
+            now=now,
+            tz=self.renderer.tz,
+            lang=lang or self.language,
+        )
 
     @functools.cached_property
     def signing(self) -> Signing:
@@ -300,14 +261,7 @@ class Drafter:
         the draft's) says who signs it and how it is numbered."""
         documents = incident.playbook.policy.documents
         kind = kind or draft.kind
-        doc = document_parts.document(
-            self.directory,
-            kind,
-            documents.get(kind) or documents.get(draft.kind),
-            now=context["now"],
-            tz=self.renderer.tz,
-            lang=self.language,
-        )
+        doc = self.layout(kind, documents.get(kind) or documents.get(draft.kind), context["now"])
         parts = self.renderer.render(draft.template, self.language, {**context, "doc": doc})
         return {
             "kind": draft.kind,

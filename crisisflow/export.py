@@ -1,10 +1,9 @@
 """One statement version as a file: ``txt``, ``md``, ``html`` or ``docx``.
 
-Statements are stored as plain text in the layout the templates write (issuing bodies and number,
-blank line, national motto and place/date, blank line, type name and excerpt, body, "Nơi nhận:",
-signer). ``parse`` recognises that layout in Vietnamese and English so every format can lay the
-parts out like the paper document; text that staff rewrote beyond recognition becomes a document
-whose body is all its lines, so an export never fails on what a person typed.
+Statements are stored as plain text in the layout the templates write (issuing bodies, number;
+motto, place/date; type name, excerpt; body; "Nơi nhận:"; signer). ``parse`` recognises it in
+Vietnamese and English so every format lays the parts out like the paper document; text staff
+rewrote beyond recognition is all body, so an export never fails on what a person typed.
 
 The Word file follows Nghị định 30/2020/NĐ-CP, Phụ lục I: A4 portrait, margins top/bottom 20 mm,
 left 30 mm, right 20 mm (Mục I.3 allows 20-25 / 30-35 / 15-20), Times New Roman, black; page
@@ -65,7 +64,7 @@ _NUMBER = re.compile(r"(Số|No\.?)\s*:", re.I)
 _ADDRESSEE = re.compile(r"(Kính gửi|To)\s*:", re.I)
 _RECIPIENTS = re.compile(r"(Nơi nhận|Recipients)\s*:", re.I)
 _BULLET = re.compile(r"[-–•+]\s*")
-_BASIS = re.compile(r"(Căn cứ|Pursuant to)\s", re.I)
+_BASIS = re.compile(r"(Căn cứ|Pursuant to)\s", re.I)  # a legal basis
 # Characters XML 1.0 (docx) and HTML cannot carry; a pasted control character must not break them.
 _NOT_XML = re.compile("[^\t\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -164,12 +163,10 @@ def export(text: str, fmt: str, *, title: str, lang: str = "vi", author: str = "
     issuing body, which a Word file names as its author."""
     if fmt == "txt":
         return unicodedata.normalize("NFC", text).encode("utf-8", "replace")
-    writers = {"md": _markdown, "html": _html}
-    if fmt not in (*writers, "docx"):
+    writers = {"md": _markdown, "html": _html, "docx": _docx}
+    if fmt not in writers:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt == "docx":
-        return _docx(parse(text), _line(title), lang, _line(author))
-    return writers[fmt](parse(text), _line(title), lang)
+    return writers[fmt](parse(text), _line(title), lang, _line(author))
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -183,7 +180,7 @@ def _md(line: str) -> str:
     return _MD_LINE_START.sub(r"\1\\\2", _MD_SPECIAL.sub(r"\\\1", line))
 
 
-def _markdown(doc: AdminDocument, title: str, lang: str) -> bytes:
+def _markdown(doc: AdminDocument, title: str, lang: str, _author: str = "") -> bytes:
     """Markdown has no columns or centring: the heading parts become bold lines, in order."""
 
     def lines(items: list[str], style: str = "") -> str:
@@ -237,7 +234,7 @@ hr { width: 40%; margin: 2pt auto 0; border: 0; border-top: 1px solid #000; }
 """
 
 
-def _html(doc: AdminDocument, title: str, lang: str) -> bytes:
+def _html(doc: AdminDocument, title: str, lang: str, _author: str = "") -> bytes:
     """A page laid out like the paper document; every piece of text is escaped."""
 
     def p(text: str, cls: str) -> str:
@@ -341,8 +338,9 @@ def _table(document: Document, rows: int, widths: tuple[int, int]) -> list[_Cell
     return [cell for row in table.rows for cell in row.cells]
 
 
-def _setup(document: Document, title: str, lang: str) -> None:
-    """A4 portrait, the margins, Times New Roman for every script, the page-number header."""
+def _setup(document: Document, title: str, lang: str, author: str) -> None:
+    """A4 portrait, the margins, Times New Roman for every script, the page-number header;
+    the file's properties the document's own (python-docx's defaults must not show)."""
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = Mm(210), Mm(297)
@@ -359,8 +357,10 @@ def _setup(document: Document, title: str, lang: str) -> None:
     normal.font.name, normal.font.size = FONT, Pt(14)
     normal.font.color.rgb = RGBColor(0, 0, 0)
     normal.paragraph_format.space_after, normal.paragraph_format.line_spacing = Pt(0), 1.0
-    document.core_properties.title = title
-    document.core_properties.language = _LANGS.get(lang, lang)
+    props = document.core_properties
+    props.title, props.language = title, _LANGS.get(lang, lang)
+    props.author = props.last_modified_by = author
+    props.comments = props.keywords = props.subject = props.category = ""
     # Mục I.7: numbered from 1, shown from the second page on, centred in the top margin.
     section.different_first_page_header_footer = True
     section.first_page_header.is_linked_to_previous = False
@@ -375,11 +375,7 @@ def _setup(document: Document, title: str, lang: str) -> None:
 
 def _docx(doc: AdminDocument, title: str, lang: str, author: str = "") -> bytes:
     document = docx.Document()
-    _setup(document, title, lang)
-    # The file's properties are the document's own: python-docx's defaults must not show.
-    props = document.core_properties
-    props.author = props.last_modified_by = author
-    props.comments = props.keywords = props.subject = props.category = ""
+    _setup(document, title, lang, author)
     if doc.recognised:
         bodies, motto, number, date = _table(document, 2, HEAD_COLUMNS)
         for line in doc.issuing[:-1]:
@@ -407,8 +403,7 @@ def _docx(doc: AdminDocument, title: str, lang: str, author: str = "") -> bytes:
             para = _para(document, line, 14, align=align, before=0 if i else 12)
             para.paragraph_format.left_indent = Cm(2.5) if several else None
     for line in doc.body:
-        # Legal bases ("Căn cứ ...") are italic (Phụ lục I, Mục II.8).
-        basis = bool(_BASIS.match(line))
+        basis = bool(_BASIS.match(line))  # legal bases are italic (Phụ lục I, Mục II.8)
         para = _para(document, line, 14, align=ALIGN.JUSTIFY, before=6, italic=basis)
         para.paragraph_format.first_line_indent = Cm(1.27)
     if doc.recipients_label or doc.signer or doc.signer_name:

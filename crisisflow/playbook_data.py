@@ -48,20 +48,7 @@ def _read_fact(
     choices: tuple[str, ...] = ()
     labels: dict[str, Localized] = {}
     if kind == "choice":
-        raw = spec.get("choices")
-        if isinstance(raw, dict):  # code → {vi: label, en: label}: how documents print it
-            labels = {
-                str(code): r.localized(text, f"{where} choice {code}", r.line(raw, code))
-                for code, text in raw.items()
-            }
-            raw = list(raw)
-        if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
-            r.problem(
-                r.line(spec, "choices"),
-                _("{where}: a choice needs a list of choices").format(where=where),
-            )
-        else:
-            choices = tuple(raw)
+        choices, labels = _choices(r, spec, where)
     elif "choices" in spec:
         r.problem(
             r.line(spec, "choices"),
@@ -92,6 +79,28 @@ def _read_fact(
         )
         holds = None
     return Fact(name, kind, bool(required), default, choices, label, holds, labels)
+
+
+def _choices(
+    r: Reader, spec: dict[str, Any], where: str
+) -> tuple[tuple[str, ...], dict[str, Localized]]:
+    """A choice fact's codes, and their labels when given as {code: {vi: ..., en: ...}} (how
+    documents print the code)."""
+    raw = spec.get("choices")
+    labels: dict[str, Localized] = {}
+    if isinstance(raw, dict):
+        labels = {
+            str(code): r.localized(text, f"{where} choice {code}", r.line(raw, code))
+            for code, text in raw.items()
+        }
+        raw = list(raw)
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+        r.problem(
+            r.line(spec, "choices"),
+            _("{where}: a choice needs a list of choices").format(where=where),
+        )
+        return (), {}
+    return tuple(raw), labels
 
 
 def _clock_names(

@@ -154,3 +154,12 @@ def through(trigger: str, nth: int = 1) -> list[tuple[str, dict[str, object]]]:
     """MEDIA_CRISIS_PATH up to and including the ``nth`` firing of ``trigger``."""
     at = [i for i, (t, _) in enumerate(MEDIA_CRISIS_PATH) if t == trigger][nth - 1]
     return MEDIA_CRISIS_PATH[: at + 1]
+
+
+def deputy_signs(app: App) -> None:
+    """Make the Vice-Chairman the directory's only signer (KT. CHỦ TỊCH / PHÓ CHỦ TỊCH), so that
+    drafts are laid out for her signature."""
+    directory = app.workspace / "directory.yaml"
+    text = directory.read_text(encoding="utf-8")
+    directory.write_text(text.replace("    - {person: chu-tich, as: head}\n", "", 1), "utf-8")
+    app.reread_directory()

@@ -77,6 +77,7 @@ def build(folder: Path, organisation: str = "district") -> dict[str, object]:
         shutil.copy(example, workspace / "directory.yaml")
     app = App(load_settings(workspace), clock=FakeClock())
     unit, head = PEOPLE[organisation]
+    deputy = app.directory.issuer.signers_for("default")[1].person
     ref = app.incidents.open(
         "media-crisis", "Mạng xã hội lan truyền tin sạt lở bờ kè", actor=app.identify()
     ).ref
@@ -127,12 +128,8 @@ def build(folder: Path, organisation: str = "district") -> dict[str, object]:
             "escalation_level": 1,
         },
         "authorisation": {
-            "person": {
-                "name": "Trần Thị Bình",
-                "title": "Phó Chủ tịch",
-                "email": "phochutich@vinhlinh.example",
-            },
-            "granted_by": {"name": "Lê Văn An", "title": "Chủ tịch"},
+            "person": app.drafter.person_card(deputy),
+            "granted_by": app.drafter.person_card(head),
             "valid_from": now,
             "valid_until": now + timedelta(days=1),
         },
@@ -152,10 +149,10 @@ def build(folder: Path, organisation: str = "district") -> dict[str, object]:
                 {
                     "ref": "KC-2026-0001",
                     "at": now,
-                    "person": "chu-tich",
+                    "person": head,
                     "step": "approve",
                     "entered_by": "truc-ban",
-                    "on_behalf": "Chủ tịch đồng ý qua điện thoại",
+                    "on_behalf": "Đồng ý qua điện thoại",
                 }
             ],
             "counts": dict.fromkeys(

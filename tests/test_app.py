@@ -103,7 +103,8 @@ def test_whole_media_crisis_path_reaches_the_final_state(app: App, clock: FakeCl
     assert data["state"] == "reviewed" and data["final"] and data["allowed"] == []
     assert data["closed_at"] is not None
     kinds = {s["kind"]: len(s["versions"]) for s in data["statements"]}
-    assert kinds == {"holding_statement": 1, "initial_info": 1}  # drafted once, never overwritten
+    # Drafted once each, never overwritten; the review drafts the after-action report.
+    assert kinds == {"holding_statement": 1, "initial_info": 1, "after_action_report": 1}
     assert set(data["timestamps"]) >= {
         "received_at",
         "impact_determined_at",
@@ -230,7 +231,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     path.write_text(
         path.read_text(encoding="utf-8")
         .replace("trigger: triage", "trigger: take_up")
-        .replace("version: 5", "version: 6"),
+        .replace("version: 6", "version: 7"),
         encoding="utf-8",
     )
     app.incidents.advance(
@@ -240,7 +241,7 @@ def test_running_incident_keeps_its_pinned_playbook(app: App, workspace: Path) -
     assert app.records.show(new_ref)["allowed"][0]["trigger"] == "take_up"
     path.unlink()
     app.incidents.advance(ref, "verify", given={"field_unit": "ubnd-ho-xa"}, actor=app.identify())
-    assert app.records.show(ref)["playbook"]["version"] == 5
+    assert app.records.show(ref)["playbook"]["version"] == 6
 
 
 def test_notes_join_the_audit_chain_and_tampering_is_detected(app: App) -> None:

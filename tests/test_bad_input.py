@@ -514,7 +514,7 @@ def test_only_a_database_without_the_schema_says_to_upgrade(sqlite_workspace: Pa
     engine.dispose()
     message = refused(sqlite_workspace, "list", code=10)
     assert message.endswith(
-        "has schema none, this crisisflow needs 0008; run `crisisflow db upgrade`"
+        "has schema none, this crisisflow needs 0009; run `crisisflow db upgrade`"
     )
 
 

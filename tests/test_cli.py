@@ -228,7 +228,7 @@ def test_broken_directory_names_file_and_line(workspace: Path) -> None:
 
 def test_db_status_and_upgrade(workspace: Path) -> None:
     assert "current" in run(workspace, "db", "status").stdout
-    assert "0008 → 0008" in run(workspace, "db", "upgrade").stdout
+    assert "0009 → 0009" in run(workspace, "db", "upgrade").stdout
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a flag of the CLI, not the store

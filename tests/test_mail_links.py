@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from crisisflow import models, signing
 from crisisflow.app import App
 from crisisflow.config import load_settings, shipped
+from crisisflow.numbering import preview
 
 from .conftest import MEDIA_CRISIS_PATH, FakeClock, own, through, walk
 
@@ -79,7 +80,8 @@ def test_an_approval_request_carries_the_whole_text_its_docx_and_its_page(
     assert row.recipient == "chutich@vinhlinh.example" and row.priority == 10
     message = parsed(row)
     body = plain(message)
-    assert statement["text"].rstrip() in body  # the whole text, to decide from
+    # The whole text, to decide from, as it will be issued (its number still to come).
+    assert preview(statement["text"], "vi").rstrip() in body
     assert statement["sha256"] in body and f"Phiên bản {statement['version']}" in body
     page = f"{app.settings['base_url']}/incidents/{ref}/statements/initial_info"
     assert page.startswith("http://") and page in body and page in html(message)
@@ -89,7 +91,7 @@ def test_an_approval_request_carries_the_whole_text_its_docx_and_its_page(
     (attachment,) = message.iter_attachments()
     assert attachment.get_filename() == f"{ref}-initial_info-v{statement['version']}.docx"
     lines = docx_lines(attachment.get_content())
-    for line in statement["text"].splitlines():
+    for line in preview(statement["text"], "vi").splitlines():
         if line.strip():
             assert " ".join(line.split()).casefold() in lines, line
 
@@ -105,7 +107,7 @@ def test_a_text_edited_after_rejection_goes_out_again_in_full(app: App, clock: F
     _holding, first, second = queued(app, "mail/approval-request")
     assert "12 hộ dân" not in plain(parsed(first))
     message = parsed(second)
-    assert edited.rstrip() in plain(message)
+    assert preview(edited, "vi").rstrip() in plain(message)
     (attachment,) = message.iter_attachments()
     assert attachment.get_filename() == f"{ref}-initial_info-v2.docx"
     assert any("12 hộ dân" in line for line in docx_lines(attachment.get_content()))
@@ -194,7 +196,7 @@ def test_an_approval_request_no_step_submits_presents_what_awaits_approval(
     _holding, _submitted, reminder = queued(app, "mail/approval-request")
     message = parsed(reminder)
     assert reminder.priority == 10
-    assert statement["text"].rstrip() in plain(message)
+    assert preview(statement["text"], "vi").rstrip() in plain(message)
     assert f"/incidents/{ref}/statements/initial_info" in plain(message)
     assert [a.get_filename() for a in message.iter_attachments()] == [f"{ref}-initial_info-v1.docx"]
     app.close()

@@ -60,7 +60,7 @@ def test_pinned_form_rebuilds_the_same_playbook() -> None:
 
 def test_content_hash_changes_with_any_edit() -> None:
     source = (shipped("playbooks") / "media-crisis.yaml").read_text(encoding="utf-8")
-    assert pb.content_hash(source) != pb.content_hash(source.replace("version: 5", "version: 6"))
+    assert pb.content_hash(source) != pb.content_hash(source.replace("version: 6", "version: 7"))
 
 
 def test_problems_are_all_reported_at_once(tmp_path: Path) -> None:

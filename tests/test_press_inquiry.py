@@ -148,7 +148,9 @@ def test_a_refusal_names_its_ground_and_is_approved_before_it_is_sent(app: App) 
     step(app, ref, "send", "chu-tich")
     shown = app.records.show(ref)
     text = shown["statements"][0]["versions"][-1]["text"]
-    assert "chưa có kết luận chính thức" in text and "kiến nghị do Quý cơ quan chuyển đến" in text
+    # The ground in words (its label), never its code.
+    assert "vụ việc đang được thanh tra, kiểm tra" in text
+    assert "kiến nghị do Quý cơ quan chuyển đến" in text
     assert "under_inspection" not in text
     assert clocks(app, ref)["forwarded_petition"]["status"] == "met"
 

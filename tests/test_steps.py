@@ -16,7 +16,7 @@ from crisisflow.app import App
 from crisisflow.config import load_settings
 from crisisflow.errors import InvalidInput, TransitionRefused
 
-from .conftest import FakeClock, own
+from .conftest import FakeClock, deputy_signs, own
 
 TRIAL = """
 id: trial
@@ -153,6 +153,7 @@ def test_the_same_statement_drafted_twice_in_one_step_is_drafted_once(trial: App
 def test_an_authorisation_counts_for_an_approval_on_entering_a_state(
     trial: App, clock: FakeClock
 ) -> None:
+    deputy_signs(trial)  # the text is laid out for the one who will approve it
     ref = opened(trial)
     trial.incidents.advance(ref, "draft_and_submit", actor=trial.identify())
     with pytest.raises(TransitionRefused, match="only the approver"):

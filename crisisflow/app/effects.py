@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from .. import authority, mail, outbox, published_mail, store_outbox, store_statements
 from .. import statements as stmts
 from ..actor import Actor
-from ..drafting import Mailing, Rendered
+from ..drafting import Rendered
+from ..mailing import Mailing
 from ..errors import ConfigError, TextChanged, TransitionRefused
 from ..i18n import _
 from ..incident_view import IncidentView

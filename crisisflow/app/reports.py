@@ -9,7 +9,7 @@ import json
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .. import store_reports
+from .. import document_parts, store_reports
 from ..errors import InvalidInput
 from ..i18n import _
 from .records import on_behalf_decisions
@@ -85,9 +85,11 @@ class Reports:
     def _yearly_document(self, report: dict[str, Any]) -> tuple[str, str, str]:
         app = self.app
         lang = app.settings["language"]
+        now = app.clock()
         context = {
-            "org": dict(app.directory.organisation),
-            "now": app.clock(),
+            "org": document_parts.organisation(app.directory),
+            "doc": app.drafter.layout("yearly_report", "BC", now),
+            "now": now,
             "lang": lang,
             "report": report,
             "note": "",

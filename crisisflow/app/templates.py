@@ -11,7 +11,8 @@ from .. import clock_status, mail, store_clocks, store_statements
 from .. import statements as stmts
 from ..config import shipped
 from ..directory import Recipient
-from ..drafting import addressed, approval_context, sha256
+from ..drafting import addressed, sha256
+from ..mailing import approval_context
 from ..errors import ConfigError
 from ..incident_view import IncidentView, view_of
 from . import duties
@@ -62,6 +63,10 @@ class Templates:
         context = app.drafter.context(incident, actor=who.person, note=None, trigger=None, now=now)
         context.update(self._use(name, incident, clocks, who.person, now))
         language = lang or context.get("lang") or app.settings["language"]
+        if name.startswith("statements/"):  # laid out as the kind it drafts would be
+            kind = name.rsplit("/", 1)[-1].replace("-", "_")
+            documents = incident.playbook.policy.documents
+            context["doc"] = app.drafter.layout(kind, documents.get(kind), now, language)
         if context.get("role") is not None:
             context.update(self._links(incident, context["role"], statements, language))
         return dict(app.renderer.render(name, language, {**context, "lang": language}))
