@@ -174,7 +174,7 @@ def test_publication_takes_the_next_number_of_the_year_and_symbol(
     assert props.author == "Ủy ban nhân dân huyện Vĩnh Linh" and "python-docx" not in (
         props.comments + props.last_modified_by
     )
-    assert props.title == "Khánh thành cầu Hiền Lương mới"
+    assert props.title == "Lễ hội Cửa Tùng"
 
 
 def _publish_five(workspace: str, url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

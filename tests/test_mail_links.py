@@ -91,7 +91,7 @@ def test_an_approval_request_carries_the_whole_text_its_docx_and_its_page(
     (attachment,) = message.iter_attachments()
     assert attachment.get_filename() == f"{ref}-initial_info-v{statement['version']}.docx"
     lines = docx_lines(attachment.get_content())
-    for line in preview(statement["text"], "vi").splitlines():
+    for line in statement["text"].splitlines():  # the attachment: the very text approved
         if line.strip():
             assert " ".join(line.split()).casefold() in lines, line
 
