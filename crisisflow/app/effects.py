@@ -12,11 +12,11 @@ from .. import authority, mail, outbox, published_mail, store_outbox, store_stat
 from .. import statements as stmts
 from ..actor import Actor
 from ..drafting import Rendered
-from ..mailing import Mailing
 from ..errors import ConfigError, TextChanged, TransitionRefused
 from ..i18n import _
 from ..incident_view import IncidentView
 from ..machine import Draft, IncidentModel, StatementStep
+from ..mailing import Mailing
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -12,9 +12,9 @@ from .. import statements as stmts
 from ..config import shipped
 from ..directory import Recipient
 from ..drafting import addressed, sha256
-from ..mailing import approval_context
 from ..errors import ConfigError
 from ..incident_view import IncidentView, view_of
+from ..mailing import approval_context
 from . import duties
 from .access import SIGN_IN_TEMPLATE, sign_in_context
 from .effects import statement_text
