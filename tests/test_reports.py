@@ -101,11 +101,22 @@ def test_after_action_review_in_markdown_and_html(app: App, workspace: object) -
         "media-crisis", "Tiêu đề <script>alert(1)</script>", actor=app.identify()
     ).ref
     walk(app, ref, MEDIA_CRISIS_PATH)
-    md = app.reports.after_action(ref, "md")
-    for section in ("## Timeline", "## Clocks", "## Statements", "## E-mail", "## Who did what"):
+    md = app.reports.after_action(ref, "md")  # in the workspace's language, Vietnamese
+    for section in (
+        "## Diễn biến",
+        "## Thời hạn",
+        "## Văn bản",
+        "## Thư điện tử",
+        "## Ai đã làm gì",
+    ):
         assert section in md
+    assert md.startswith("# Báo cáo rút kinh nghiệm vụ việc") and "Timeline" not in md
     assert "initial_info.received" in md and "| met |" in md and "chu-tich" in md
+    english = app.reports.after_action(ref, "md", "en")
+    for section in ("## Timeline", "## Clocks", "## Statements", "## E-mail", "## Who did what"):
+        assert section in english
     page = app.reports.after_action(ref, "html")
+    assert '<html lang="vi">' in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     env = {"CRISISFLOW_HOME": str(app.workspace)}
     result = CliRunner().invoke(cli, ["report", ref, "--format", "json"], env=env)

@@ -4,29 +4,15 @@
 from __future__ import annotations
 
 import gettext
-import io
-from functools import cache
-from pathlib import Path
+
+from ..i18n import catalogue
 
 LANGS = ("vi", "en")
-_LOCALE = Path(__file__).resolve().parent.parent / "locale"
 
 
-@cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The catalogue of ``lang``; English is the source language."""
-    po = _LOCALE / lang / "LC_MESSAGES" / "crisisflow.po"
-    if lang == "en" or not po.is_file():
-        return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=lang)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return catalogue(lang)
 
 
 def choose(asked: str | None, person_lang: str | None, default: str) -> str:
