@@ -161,7 +161,9 @@ def test_the_chairman_signs_in_and_approves_in_a_browser(
     browser.find_element(By.ID, "sign-in").click()
     wait(browser, until.url_contains("/statements/initial_info"))
     assert browser.current_url.endswith(f"/incidents/{ref}/statements/initial_info")
-    text = app.statements.show(ref, "initial_info")["text"]
+    # The text as it will be issued: header, "số sẽ cấp khi ban hành", the signer block.
+    text = app.statements.show(ref, "initial_info")["document"]
+    assert "(số sẽ cấp khi ban hành)/TC-UBND" in text and "Lê Văn An" in text
     shown = browser.find_element(By.ID, "text").text
     assert " ".join(text.split())[:200] in " ".join(shown.split())
     no_script_ran(browser)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import authority, history, store_register, store_statements
+from .. import authority, history, numbering, store_register, store_statements
 from .. import statements as stmts
 from ..actor import Actor
 from ..errors import InvalidInput, NotFoundError, TransitionRefused
@@ -120,6 +120,10 @@ class StatementCases:
             # The document as issued: the approved text, its register number written in.
             "number": register.written(entry),
             "issued_text": register.issued_text(v.text, entry),
+            # What a reader is shown: as issued, or as it will be (its number still to come).
+            "document": register.issued_text(v.text, entry)
+            if entry is not None
+            else numbering.preview(v.text, v.lang),
             "author": v.author,
             "created_at": iso(v.created_at),
             "corrects": corrects,
