@@ -24,21 +24,24 @@ def pin_playbook(
     compiled: str,
     now: datetime,
 ) -> None:
-    exists = conn.execute(
-        sa.select(m.playbook_versions.c.hash).where(m.playbook_versions.c.hash == hash)
-    ).first()
-    if exists is None:
-        conn.execute(
-            m.playbook_versions.insert().values(
-                hash=hash,
-                playbook_id=playbook_id,
-                version=version,
-                filename=filename,
-                source=source,
-                compiled=compiled,
-                created_at=now,
-            )
+    """Store a playbook version once, by its hash. Two first incidents of a new version may be
+    opened at once (on PostgreSQL both see it missing): the second insert then does nothing."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(m.playbook_versions)
+        .values(
+            hash=hash,
+            playbook_id=playbook_id,
+            version=version,
+            filename=filename,
+            source=source,
+            compiled=compiled,
+            created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["hash"])
+    )
 
 
 def pinned_playbook(conn: Connection, hash: str) -> Row[Any] | None:

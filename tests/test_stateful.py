@@ -116,6 +116,13 @@ def advance(
     )
 
 
+# Each signer's block as drafts print it (the directory's signers).
+SIGNS = {
+    "chu-tich": "\nCHỦ TỊCH\n\nLê Văn An",
+    "pho-chu-tich": "\nKT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\n\nTrần Thị Bình",
+}
+
+
 def edit_statement(app: App, ref: str, kind: str, text: str, *, actor: str | None) -> None:
     app.statements.edit(ref, kind, text, actor=own(app, actor))
 
@@ -345,7 +352,7 @@ def walk_machine(
             transition = data.draw(st.sampled_from(self.onward()), "transition")
             given, note, facts = self.draw_inputs(data, transition)
             actor = data.draw(st.sampled_from(self.actors(transition, True)), "actor")
-            self.prepare_statements(data, transition)
+            self.prepare_statements(data, transition, actor)
             before = incident_view(app, self.ref)
             expected = self.predict(transition, facts, set(), actor, note)
             advance(app, self.ref, transition.trigger, given=given, note=note, actor=actor)
@@ -410,7 +417,7 @@ def walk_machine(
             transition = data.draw(st.sampled_from(self.guarded()), "transition")
             given, note, _facts = self.draw_inputs(data, transition)
             actor = data.draw(st.sampled_from(self.actors(transition, False)), "actor")
-            self.prepare_statements(data, transition)
+            self.prepare_statements(data, transition, actor)
             return self.attempt(transition.trigger, given, note, actor), TransitionRefused
 
         def missing_input(self, data: st.DataObject) -> tuple[Callable[[], None], type]:
@@ -423,7 +430,7 @@ def walk_machine(
             else:
                 del given[left_out]
             actor = data.draw(st.sampled_from(self.actors(transition, True)), "actor")
-            self.prepare_statements(data, transition)
+            self.prepare_statements(data, transition, actor)
             return self.attempt(transition.trigger, given, note, actor), TransitionRefused
 
         def self_appointment(self, data: st.DataObject) -> tuple[Callable[[], None], type]:
@@ -437,7 +444,7 @@ def walk_machine(
             assume(others)
             actor = data.draw(st.sampled_from(others), "actor")
             raw, _value = data.draw(st.sampled_from(self.good(playbook.facts[name])), name)
-            self.prepare_statements(data, transition)
+            self.prepare_statements(data, transition, actor)
             given[name] = raw
             return self.attempt(transition.trigger, given, note, actor), InvalidInput
 
@@ -645,8 +652,29 @@ def walk_machine(
             if self.incident.statuses[kind] != "submitted":
                 submit_statement(app, self.ref, kind, actor=data.draw(st.sampled_from(people)))
             approvers = [p for p in people if self.holds(p, policy.approver)]
-            approve_statement(app, self.ref, kind, actor=data.draw(st.sampled_from(approvers)))
+            approver = data.draw(st.sampled_from(approvers))
+            if self.sign_for(kind, approver):
+                self.resubmit(kind)
+            approve_statement(app, self.ref, kind, actor=approver)
             self.incident.statuses[kind] = "approved"
+
+        def sign_for(self, kind: str, person: str | None) -> bool:
+            """Put the approver's own signer block in place of another's (the Vice-Chairman
+            signs KT. CHỦ TỊCH), as the office edits the text for them; say if it did."""
+            text = statement_text(app, self.ref, kind)
+            own = SIGNS.get(person or "")
+            other = next((b for b in SIGNS.values() if b != own and b in text), None)
+            if own is None or own in text or other is None:
+                return False
+            edit_statement(app, self.ref, kind, text.replace(other, own), actor=None)
+            self.incident.statuses[kind] = "draft"
+            return True
+
+        def resubmit(self, kind: str) -> None:
+            """Submit ``kind`` again after the office re-laid it for its signer."""
+            if statement_statuses(app, self.ref)[kind] != "submitted":
+                submit_statement(app, self.ref, kind, actor=None)
+            self.incident.statuses[kind] = "submitted"
 
         def fill_blanks(self, kind: str) -> None:
             """Write in what a draft left blank ([…], dotted leaders): no approver signs it."""
@@ -656,8 +684,11 @@ def walk_machine(
                 edit_statement(app, self.ref, kind, filled, actor=None)
                 self.incident.statuses[kind] = "draft"
 
-        def prepare_statements(self, data: st.DataObject, transition: Transition) -> None:
-            """The statement steps the transition's guards and actions need first."""
+        def prepare_statements(
+            self, data: st.DataObject, transition: Transition, actor: str | None
+        ) -> None:
+            """The statement steps the transition's guards and actions need first; a text
+            ``actor`` approves by the step is laid out for their signature."""
             for guard in transition.guards:
                 if guard.kind == "statement_approved":
                     self.make_approved(data, guard.arg)
@@ -669,6 +700,9 @@ def walk_machine(
                     self.make_approved(data, step.arg)
                 if step.kind == "approve_statement":
                     self.fill_blanks(step.arg)
+                    was = self.incident.statuses[step.arg]
+                    if self.sign_for(step.arg, actor) and was == "submitted":
+                        self.resubmit(step.arg)
 
         def addressed(self, roles: tuple[str, ...], facts: dict[str, Any]) -> list[str]:
             """The addresses one notify step writes to, each once: the incident's own fact
