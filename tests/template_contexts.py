@@ -112,7 +112,10 @@ def build(folder: Path, organisation: str = "district") -> dict[str, object]:
         "statement": statement,
         "approval_url": statement["url"],
         "ack_url": f"{base}/ack/eyJwIjoiYWNrIn0.c2lnbmVk",
-        "recipient": {"name": "UBND thị trấn Cửa Tùng", "email": "cuatung@vinhlinh.example"},
+        "recipient": {
+            "name": app.directory.recipient(unit).name,
+            "email": app.directory.recipient(unit).email,
+        },
         "role": "field_unit",
         "sign_in_url": f"{base}/sign-in/c2lnbi1pbi10b2tlbg",
         "minutes": 15,

@@ -103,6 +103,21 @@ def test_every_statement_is_laid_out_as_its_organisation_issues_it(
         assert INTERNAL_TITLE not in text and INTERNAL_TITLE not in parts["title"]
 
 
+MAIL = [n for n in Renderer([shipped("templates")]).names() if not n.startswith("statements/")]
+
+
+@pytest.mark.parametrize("name", MAIL)
+def test_mail_fixes_no_word_of_another_kind_of_organisation(
+    name: str, organisation: tuple[str, dict[str, object]]
+) -> None:
+    kind, contexts = organisation
+    context = {**in_lang(context_for(name, contexts), "vi"), "role": "field_unit"}
+    parts = Renderer([shipped("templates")]).render(name, "vi", context)
+    text = "\n".join(parts.values())
+    assert not FOREIGN[kind].search(text), FOREIGN[kind].search(text)
+    assert not re.search(r"\b(L[1-4]|social_page|press_release)\b", parts["body"])
+
+
 def test_a_signer_must_be_declared_and_the_text_must_carry_their_block(tmp_path: Path) -> None:
     directory = load_directory(ORGANISATIONS["department"] or Path())
     from zoneinfo import ZoneInfo
