@@ -175,6 +175,16 @@ class Drafter:
             **NO_LINKS,
         }
 
+    def _in_lang(
+        self, incident: IncidentView, context: dict[str, Any], lang: str
+    ) -> dict[str, Any]:
+        playbook = incident.playbook
+        labels = document_parts.fact_labels(playbook, incident.facts, lang)
+        return {
+            "incident": {**context["incident"], "labels": labels},
+            "channel_label": lambda code: playbook.policy.channel_label(str(code), lang),
+        }
+
     def layout(
         self, kind: str, abbreviation: str | None, now: datetime, lang: str | None = None
     ) -> dict[str, Any]:
@@ -324,6 +334,8 @@ class Drafter:
                     continue
                 seen.add(recipient.email)
                 ctx = {**context, **addressed(recipient, role), **extra}
+                if recipient.lang != self.language:  # codes in the reader's language
+                    ctx.update(self._in_lang(incident, context, recipient.lang))
                 if request is None and mailing.links is not None:
                     ctx["ack_url"] = mailing.links.ack(incident.ref, recipient.id, task, expires)
                 parts = self.renderer.render(notify.template, recipient.lang, ctx)

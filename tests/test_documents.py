@@ -220,3 +220,35 @@ def test_concurrent_publications_take_distinct_consecutive_numbers(
         assert w.exitcode == 0
     numbers = [e["number"] for e in app.register.entries()]
     assert sorted(numbers) == list(range(1, 21))
+
+
+def test_mail_in_english_names_codes_in_english(app: App) -> None:
+    directory = app.workspace / "directory.yaml"
+    text = directory.read_text(encoding="utf-8")
+    directory.write_text(
+        text.replace(
+            "    email: vanphong@vinhlinh.example\n",
+            "    email: vanphong@vinhlinh.example\n    lang: en\n",
+            1,
+        ),
+        "utf-8",
+    )
+    app.reread_directory()
+    given = {"severity": "L3", "channel": "social"}
+    ref = app.incidents.open("media-crisis", "Thử", given=given, actor=own(app, None)).ref
+    with app.store.reading() as conn:
+        from crisisflow import models
+
+        (row,) = conn.execute(
+            models.outbox.select().where(
+                models.outbox.c.incident_id.is_not(None),
+                models.outbox.c.recipient == "vanphong@vinhlinh.example",
+            )
+        ).all()
+    import email
+    from email import policy
+
+    message = email.message_from_bytes(row.raw, policy=policy.default)
+    body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Level 3 (high)" in body and "social media" in body, body
+    assert "Cấp 3" not in body and ref in body
