@@ -8,9 +8,9 @@ Each incident is opened and walked through the media-crisis playbook (tests/conf
 MEDIA_CRISIS_PATH) by crisisflow; right after each step the raw loop replays that step's writes
 into a database of its own, in one transaction: the incident row (state, facts, stamps, head
 hash, version, times, optimistic lock), the event, the outbox rows, the statements, their
-versions and actions, and the clocks started or stopped. The replay of a step needs the rows the
-step wrote, so it always follows it; the timeline is crisisflow, raw, crisisflow, raw, ... and
-each side's step sits between two steps of the other.
+versions and actions, the clocks started or stopped, and the register numbers taken. The
+replay of a step needs the rows the step wrote, so it always follows it; the timeline is
+crisisflow, raw, crisisflow, raw, ... and each side's step sits between two steps of the other.
 
 Timed on both sides: a step from just before its first database work to its commit (crisisflow:
 the whole `advance` call; raw: the transaction). Not timed: crisisflow's start (a warm-up
@@ -116,11 +116,13 @@ VERSIONS = models.statement_versions
 ACTIONS = models.statement_actions
 CLOCKS = models.deadlines
 PINNED = models.playbook_versions
+REGISTER = models.register_entries
+COUNTERS = models.register_counters
 
 # --- what one step wrote, read back from crisisflow's database (not timed) -------------------
 
 TARGETS = {"sqlite": 0.7, "postgresql": 0.6}
-WATERMARKED = (EVENTS, OUTBOX, STATEMENTS, VERSIONS, ACTIONS)
+WATERMARKED = (EVENTS, OUTBOX, STATEMENTS, VERSIONS, ACTIONS, REGISTER)
 
 
 def _values(row: Any, *drop: str) -> dict[str, Any]:
@@ -284,6 +286,29 @@ class Replayer:
             clock[each["id"]] = _pk(conn.execute(CLOCKS.insert(), values))
         for clock_id, changed in step.clock_updates:
             conn.execute(CLOCKS.update().where(CLOCKS.c.id == clock[clock_id]).values(changed))
+        for entry in rows[REGISTER.name]:  # a number taken: the counter row, then the entry
+            _take(conn, entry["year"], entry["symbol"])
+            values = {**entry, "statement_id": statement[entry["statement_id"]]}
+            del values["id"]
+            conn.execute(REGISTER.insert(), values)
+
+
+def _take(conn: Connection, year: int, symbol: str) -> None:
+    """The register counter's upsert and increment, as the publication makes them."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(COUNTERS)
+        .values(year=year, symbol=symbol, last_number=0)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(
+        COUNTERS.update()
+        .where(COUNTERS.c.year == year, COUNTERS.c.symbol == symbol)
+        .values(last_number=COUNTERS.c.last_number + 1)
+        .returning(COUNTERS.c.last_number)
+    ).scalar_one()
 
 
 def same_rows(crisisflow: Engine, raw: Engine) -> None:
@@ -295,7 +320,7 @@ def same_rows(crisisflow: Engine, raw: Engine) -> None:
             rows = conn.execute(sa.select(*columns).order_by(*table.primary_key.columns))
             return [tuple(repr(v) for v in r) for r in rows]
 
-    for table in (INCIDENTS, *WATERMARKED, CLOCKS):
+    for table in (INCIDENTS, *WATERMARKED, CLOCKS, COUNTERS):
         if content(crisisflow, table) != content(raw, table):
             raise RuntimeError(f"the raw replay wrote {table.name} differently")
 
