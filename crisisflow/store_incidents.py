@@ -26,22 +26,24 @@ def pin_playbook(
 ) -> None:
     """Store a playbook version once, by its hash. Two first incidents of a new version may be
     opened at once (on PostgreSQL both see it missing): the second insert then does nothing."""
+    values = {
+        "hash": hash,
+        "playbook_id": playbook_id,
+        "version": version,
+        "filename": filename,
+        "source": source,
+        "compiled": compiled,
+        "created_at": now,
+    }
+    insert_unless_there(conn, m.playbook_versions, values)
+
+
+def insert_unless_there(conn: Connection, table: sa.Table, values: dict[str, Any]) -> None:
+    """Insert a row, or nothing if one with its primary key is there (committed or not)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(m.playbook_versions)
-        .values(
-            hash=hash,
-            playbook_id=playbook_id,
-            version=version,
-            filename=filename,
-            source=source,
-            compiled=compiled,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["hash"])
-    )
+    conn.execute(dialect.insert(table).values(values).on_conflict_do_nothing())
 
 
 def pinned_playbook(conn: Connection, hash: str) -> Row[Any] | None:

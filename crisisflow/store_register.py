@@ -9,18 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import models as m
+from .store_incidents import insert_unless_there
 
 
 def take_number(conn: Connection, year: int, symbol: str) -> int:
     """The next number of the register of ``year`` and ``symbol``, inside the caller's
     transaction. The counter row's update locks it until commit, so two publications on one
     register take consecutive numbers (PostgreSQL waits on the row; SQLite has one writer)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     counters = m.register_counters
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(counters)
-    conn.execute(insert.values(year=year, symbol=symbol, last_number=0).on_conflict_do_nothing())
+    insert_unless_there(conn, counters, {"year": year, "symbol": symbol, "last_number": 0})
     taken = conn.execute(
         counters.update()
         .where(counters.c.year == year, counters.c.symbol == symbol)
