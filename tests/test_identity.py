@@ -178,14 +178,14 @@ def test_the_after_action_review_lists_decisions_entered_on_behalf(
     workspace: Path, ref: str
 ) -> None:
     approved_and_published_on_behalf(workspace, ref)
-    review = run(workspace, "report", ref).stdout
-    section = review.split("## Decisions entered on behalf")[1].split("\n## ")[0]
+    review = run(workspace, "report", ref).stdout  # in the workspace's language
+    section = review.split("## Quyết định được nhập thay")[1].split("\n## ")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "truc-ban" in line]
     assert len(rows) == 2
     assert "| chu-tich | truc-ban | approve |" in rows[0] and BY_PHONE in rows[0]
     assert "| chu-tich | truc-ban | publish |" in rows[1] and PUBLISHED_BY_PHONE in rows[1]
-    assert "chu-tich (entered by truc-ban on behalf)" in review.split("## Timeline")[1]
-    assert "transition entered on behalf ×2" in review.split("## Who did what")[1]
+    assert "chu-tich (do truc-ban nhập thay)" in review.split("## Diễn biến")[1]
+    assert "transition (nhập thay) ×2" in review.split("## Ai đã làm gì")[1]
 
 
 def test_the_after_action_report_statement_lists_decisions_entered_on_behalf(
