@@ -138,11 +138,10 @@ class Drafter:
         playbook = incident.playbook
         lang = self.language
         facts = document_parts.template_facts(directory, playbook, incident.facts)
-        labels = document_parts.fact_labels(playbook, incident.facts, lang)
         person = directory.people.get(actor)
         state = playbook.states[incident.state]
         transition = playbook.transition_by_trigger(trigger) if trigger else None
-        return {
+        context = {
             "incident": {
                 "ref": incident.ref,
                 "title": incident.title,
@@ -150,14 +149,13 @@ class Drafter:
                 "state_title": state.title.get_lang(lang),
                 "owner": state.owner,
                 "facts": facts,
-                "labels": labels,
                 "timestamps": dict(incident.stamps),
                 "opened_at": incident.opened_at,
                 "playbook": playbook.title.get_lang(lang),
                 "on_behalf": Later(lambda: [self._carded(d) for d in incident.on_behalf]),
                 "clocks": {c.clock: clock_card(c) for c in incident.clocks},
             },
-            "org": document_parts.organisation(directory),
+            "org": self.organisation,
             "actor": (
                 {"id": person.id, "name": person.name, "title": person.title}
                 if person
@@ -170,14 +168,21 @@ class Drafter:
             "due": None,
             "lang": lang,
             "workspace_command": "crisisflow",
-            "channel_label": lambda code: playbook.policy.channel_label(str(code), lang),
             "role_names": self.role_names,
             **NO_LINKS,
         }
+        context.update(self._in_lang(incident, context, lang))
+        return context
+
+    @functools.cached_property
+    def organisation(self) -> dict[str, Any]:
+        return document_parts.organisation(self.directory)
 
     def _in_lang(
         self, incident: IncidentView, context: dict[str, Any], lang: str
     ) -> dict[str, Any]:
+        """The incident's codes as ``lang`` writes them: its choice facts' labels, and the
+        publication channels' (``channel_label``)."""
         playbook = incident.playbook
         labels = document_parts.fact_labels(playbook, incident.facts, lang)
         return {

@@ -62,7 +62,9 @@ class StatementCases:
     # --- reading ---------------------------------------------------------------------------
 
     def _load(self, ref: str) -> tuple[Any, dict[str, stmts.Statement]]:
-        row, statements, _numbers = self._load_numbered(ref)
+        with self.app.store.reading() as conn:
+            row = incident_row(conn, ref)
+            statements = stmts.assemble(*store_statements.statement_records(conn, row.id))
         return row, statements
 
     def _load_numbered(

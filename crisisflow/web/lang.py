@@ -3,16 +3,10 @@
 
 from __future__ import annotations
 
-import gettext
-
 from ..i18n import catalogue
 
 LANGS = ("vi", "en")
-
-
-def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of ``lang``; English is the source language."""
-    return catalogue(lang)
+translations = catalogue  # the catalogue of a page's language
 
 
 def choose(asked: str | None, person_lang: str | None, default: str) -> str:
